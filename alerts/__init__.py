@@ -1,0 +1,1 @@
+"""Nudges: guideline catalogue and wording, delivery policy, MQTT API and Home Assistant."""

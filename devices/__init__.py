@@ -1,0 +1,1 @@
+"""Bluetooth LE sensors, simulated wearers and recordings: everything that yields sample blocks."""
