@@ -1,0 +1,1 @@
+"""Settings for backwatch (pydantic-settings) and the documented example configuration."""

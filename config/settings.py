@@ -1,0 +1,303 @@
+"""backwatch settings: TOML file, then environment, then command-line flags, validated in one place."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG_PATH = Path("/etc/backwatch/backwatch.toml")
+
+# A name that becomes one MQTT topic segment: no '+', '#', '/' or anything else surprising.
+TopicSegment = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+_MOUNT_PATTERN = r"^\s*[+-]?[xyzXYZ]\s*,\s*[+-]?[xyzXYZ]\s*$"
+_BASE_TOPIC_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,64}){0,7}$")
+
+SensorKindName = Literal["simulated", "replay"]
+PlacementName = Literal["trunk", "waist", "thigh"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class ConfigError(Exception):
+    """Configuration that cannot be used; the message is one line naming the key at fault."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MqttSettings(_Section):
+    """How to reach the MQTT broker and where to publish."""
+
+    host: str = Field("localhost", min_length=1)
+    port: int = Field(1883, ge=1, le=65535)
+    base_topic: str = "backwatch"
+    client_id: TopicSegment = "backwatch"
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    tls: bool = False
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    keepalive_s: int = Field(30, ge=5, le=3600)
+    discovery_prefix: TopicSegment = "homeassistant"
+
+    @field_validator("base_topic")
+    @classmethod
+    def _check_base_topic(cls, value: str) -> str:
+        if not _BASE_TOPIC_RE.match(value):
+            raise ValueError(
+                "must be 1-8 segments of [A-Za-z0-9_-] separated by '/', without '+' or '#'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_credentials(self) -> MqttSettings:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("set either password or password_file, not both")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        return self
+
+
+class SensorSettings(_Section):
+    """One sensor worn by a wearer and where its samples come from."""
+
+    id: TopicSegment
+    kind: SensorKindName
+    placement: PlacementName
+    mount: Annotated[str, StringConstraints(pattern=_MOUNT_PATTERN)] | None = None
+    scenario: str | None = None
+    file: Path | None = None
+    rate_hz: float = Field(50.0, ge=25.0, le=200.0)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _check_source(self) -> SensorSettings:
+        if self.kind == "simulated" and not self.scenario:
+            raise ValueError("a simulated sensor needs 'scenario' (a built-in name or a file)")
+        if self.kind == "replay" and self.file is None:
+            raise ValueError("a replay sensor needs 'file' (a recording CSV)")
+        return self
+
+
+class WearerSettings(_Section):
+    """A person wearing one or more sensors."""
+
+    name: TopicSegment
+    sensors: list[SensorSettings] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check_unique_sensors(self) -> WearerSettings:
+        ids = [sensor.id for sensor in self.sensors]
+        duplicates = sorted({sensor_id for sensor_id in ids if ids.count(sensor_id) > 1})
+        if duplicates:
+            raise ValueError(f"sensor ids must be unique per wearer, repeated: {duplicates}")
+        placements = [sensor.placement for sensor in self.sensors]
+        repeated = sorted({p for p in placements if placements.count(p) > 1})
+        if repeated:
+            raise ValueError(f"one sensor per placement, repeated: {repeated}")
+        return self
+
+
+class ThresholdSettings(_Section):
+    """Guideline numbers the evaluation judges by (sources in docs/guidelines.md)."""
+
+    sitting_limit_min: float = Field(30.0, gt=0, le=600)
+    sitting_break_s: float = Field(60.0, ge=0, le=3600)
+    still_sd_g: float = Field(0.1, gt=0, le=2)
+    run_sd_g: float = Field(0.72, gt=0, le=5)
+    thigh_sit_deg: float = Field(45.0, gt=0, lt=90)
+    trunk_lying_deg: float = Field(45.0, gt=0, lt=90)
+    waist_lying_deg: float = Field(65.0, gt=0, lt=90)
+
+    @model_validator(mode="after")
+    def _check_order(self) -> ThresholdSettings:
+        if self.run_sd_g <= self.still_sd_g:
+            raise ValueError("run_sd_g must be greater than still_sd_g")
+        return self
+
+
+class PolicySettings(_Section):
+    """How often nudges may come."""
+
+    default_cooldown_min: float = Field(20.0, ge=0, le=24 * 60)
+    cooldown_min: dict[TopicSegment, Annotated[float, Field(ge=0, le=7 * 24 * 60)]] = Field(
+        default_factory=dict
+    )
+
+
+class SimulationSettings(_Section):
+    """Clock of simulated and replayed sensors: start time and speed factor."""
+
+    speed: float = Field(1.0, gt=0, le=10_000)
+    start: AwareDatetime | None = None
+
+
+class DaemonSettings(_Section):
+    """How the daemon publishes its own state."""
+
+    state_interval_s: float = Field(10.0, ge=0.1, le=3600)
+    queue_blocks: int = Field(256, ge=4, le=100_000)
+
+
+class Settings(BaseSettings):
+    """Everything backwatch can be told; see config/backwatch.example.toml."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BACKWATCH_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    log_level: LogLevel = "INFO"
+    state_dir: Path = Path("/var/lib/backwatch")
+    mqtt: MqttSettings = MqttSettings()
+    wearers: list[WearerSettings] = Field(default_factory=list)
+    thresholds: ThresholdSettings = ThresholdSettings()
+    policy: PolicySettings = PolicySettings()
+    simulation: SimulationSettings = SimulationSettings()
+    daemon: DaemonSettings = DaemonSettings()
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check_unique_wearers(self) -> Settings:
+        names = [wearer.name for wearer in self.wearers]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"wearer names must be unique, repeated: {duplicates}")
+        return self
+
+
+class _MappingSource(PydanticBaseSettingsSource):
+    """A settings source over an already-parsed mapping (the TOML file)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: values come from __call__."""
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """The whole mapping."""
+        return self._data
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path}: not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path}: cannot be read ({exc})") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: not valid TOML: {exc}") from exc
+
+
+def _key_of(location: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in location) or "(top level)"
+
+
+def _allowed_keys(location: tuple[int | str, ...]) -> list[str]:
+    """The keys allowed at the parent of ``location`` (for unknown-key messages)."""
+    model: Any = Settings
+    for part in location[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = getattr(model, "model_fields", {})
+        if part not in fields:
+            return []
+        annotation = fields[part].annotation
+        args = getattr(annotation, "__args__", ())
+        model = next((a for a in (annotation, *args) if hasattr(a, "model_fields")), None)
+        if model is None:
+            return []
+    return sorted(getattr(model, "model_fields", {}))
+
+
+def describe_validation_error(exc: ValidationError, origin: str) -> str:
+    """One line naming the key, the value and what is allowed, for the first error."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    location = tuple(part for part in first["loc"] if part != "__root__")
+    key = _key_of(location)
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    if first["type"] == "extra_forbidden":
+        allowed = ", ".join(_allowed_keys(location))
+        return f"{key}: unknown key in {origin} (allowed here: {allowed}){more}"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "missing":
+        return f"{key}: required key is missing in {origin}{more}"
+    value = first.get("input")
+    shown = "" if isinstance(value, dict) else f" = {value!r}"
+    return f"{key}{shown}: {message} ({origin}){more}"
+
+
+def load_settings(
+    config_path: Path | None, cli_overrides: dict[str, Any] | None = None
+) -> Settings:
+    """Resolve settings: the TOML file, then BACKWATCH_* environment, then CLI flags.
+
+    ``config_path`` None means the default file when it exists, else defaults only.
+    Raises ConfigError with a one-line message.
+    """
+    if config_path is None and DEFAULT_CONFIG_PATH.is_file():
+        config_path = DEFAULT_CONFIG_PATH
+    file_data = _read_toml(config_path) if config_path is not None else {}
+    origin = f"config file {config_path}" if config_path is not None else "settings"
+
+    class _ResolvedSettings(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, _MappingSource(settings_cls, file_data))
+
+    try:
+        resolved = _ResolvedSettings(**(cli_overrides or {}))
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, origin)) from exc
+    return Settings.model_validate(resolved.model_dump())
+
+
+def masked_settings(settings: Settings) -> dict[str, Any]:
+    """Settings as plain JSON-able data with every secret replaced by asterisks."""
+    data = settings.model_dump(mode="json")
+    if settings.mqtt.password is not None:
+        data["mqtt"]["password"] = "********"
+    return data
+
+
+def simulation_start(settings: Settings, now: datetime) -> datetime:
+    """When the simulated clock starts: the configured start or now."""
+    return settings.simulation.start if settings.simulation.start is not None else now

@@ -1,0 +1,1 @@
+"""The backwatch daemon: wiring, command line, and the numpy evaluation of sample streams."""
