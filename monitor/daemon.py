@@ -1,0 +1,342 @@
+"""The daemon: builds sources, evaluators, policy and publisher from settings and runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from alerts.catalogue import Catalogue
+from alerts.mqtt import MqttConnection, MqttPublisher
+from alerts.nudge import NudgeKind
+from alerts.policy import DeliveryPolicy
+from alerts.state import WearerState
+from alerts.topics import Topics
+from config.settings import ConfigError, SensorSettings, Settings, WearerSettings
+from devices.mount import Mount, MountError
+from devices.queue import BlockQueue
+from devices.recording import RecordingError, read_recording
+from devices.replay import ReplaySource
+from devices.samples import Placement
+from devices.scenario import ScenarioError, load_scenario
+from devices.simulated import SimulatedSensor
+from devices.source import SampleSource
+from monitor.clock import ScaledClock
+from monitor.evaluation import EvaluationThresholds, SensorSetup, WearerEvaluator
+
+log = logging.getLogger(__name__)
+
+_RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 15.0, 60.0)
+
+
+class ShutdownRequestedError(Exception):
+    """Raised inside the task group to stop every task (SIGINT, SIGTERM, or end of input)."""
+
+
+@dataclass(slots=True)
+class WearerPipeline:
+    """One wearer's sources, the queue they fill, and the evaluator that drains it."""
+
+    name: str
+    sources: list[SampleSource]
+    queue: BlockQueue
+    evaluator: WearerEvaluator
+    open_sources: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        """Every source closes the queue once when it ends."""
+        self.open_sources = len(self.sources)
+
+
+def evaluation_thresholds(settings: Settings) -> EvaluationThresholds:
+    """The evaluation's thresholds from the configured guideline numbers."""
+    t = settings.thresholds
+    return EvaluationThresholds(
+        still_sd_g=t.still_sd_g,
+        run_sd_g=t.run_sd_g,
+        thigh_sit_deg=t.thigh_sit_deg,
+        trunk_lying_deg=t.trunk_lying_deg,
+        waist_lying_deg=t.waist_lying_deg,
+        sitting_limit_s=t.sitting_limit_min * 60.0,
+        sitting_break_s=t.sitting_break_s,
+    )
+
+
+def _mount_of(wearer: WearerSettings, sensor: SensorSettings) -> Mount | None:
+    if sensor.mount is None:
+        return None
+    try:
+        return Mount.parse(sensor.mount)
+    except MountError as exc:
+        key = f"wearers.{wearer.name}.sensors.{sensor.id}.mount"
+        raise ConfigError(f"{key} = {sensor.mount!r}: {exc}") from exc
+
+
+def build_source(
+    wearer: WearerSettings, sensor: SensorSettings, mount: Mount | None, start_s: float
+) -> SampleSource:
+    """The sample source a sensor's settings describe; problems are ConfigErrors."""
+    key = f"wearers.{wearer.name}.sensors.{sensor.id}"
+    if sensor.kind == "simulated":
+        assert sensor.scenario is not None  # checked by the settings model
+        try:
+            scenario = load_scenario(sensor.scenario)
+        except ScenarioError as exc:
+            raise ConfigError(f"{key}.scenario = {sensor.scenario!r}: {exc}") from exc
+        return SimulatedSensor(
+            scenario=scenario,
+            placement=Placement(sensor.placement),
+            sensor_id=sensor.id,
+            rate_hz=sensor.rate_hz,
+            mount=mount if mount is not None else Mount.identity(),
+            seed=sensor.seed,
+            start_s=start_s,
+        )
+    assert sensor.file is not None  # checked by the settings model
+    try:
+        recording = read_recording(sensor.file)
+    except RecordingError as exc:
+        raise ConfigError(f"{key}.file: {exc}") from exc
+    return ReplaySource(recording=recording, sensor_id=sensor.id, start_s=start_s)
+
+
+def build_pipelines(settings: Settings, start_s: float) -> list[WearerPipeline]:
+    """Every wearer's pipeline; raises ConfigError before anything starts."""
+    thresholds = evaluation_thresholds(settings)
+    pipelines = []
+    for wearer in settings.wearers:
+        setups = []
+        sources = []
+        for sensor in wearer.sensors:
+            mount = _mount_of(wearer, sensor)
+            setups.append(SensorSetup(sensor.id, Placement(sensor.placement), mount))
+            sources.append(build_source(wearer, sensor, mount, start_s))
+        pipelines.append(
+            WearerPipeline(
+                name=wearer.name,
+                sources=sources,
+                queue=BlockQueue(maxsize=settings.daemon.queue_blocks),
+                evaluator=WearerEvaluator(wearer.name, setups, thresholds),
+            )
+        )
+    return pipelines
+
+
+def build_policy(settings: Settings, clock: ScaledClock) -> DeliveryPolicy:
+    """The delivery policy with the configured cool-downs."""
+    cooldowns = {}
+    for name, minutes in settings.policy.cooldown_min.items():
+        try:
+            kind = NudgeKind(name)
+        except ValueError as exc:
+            allowed = ", ".join(k.value for k in NudgeKind)
+            raise ConfigError(
+                f"policy.cooldown_min.{name}: unknown nudge kind (allowed: {allowed})"
+            ) from exc
+        cooldowns[kind] = minutes * 60.0
+    return DeliveryPolicy(
+        catalogue=Catalogue(),
+        clock=clock,
+        cooldown_s=cooldowns,
+        default_cooldown_s=settings.policy.default_cooldown_min * 60.0,
+    )
+
+
+def mqtt_connection(settings: Settings) -> MqttConnection:
+    """Broker connection details; the password file is read here."""
+    mqtt = settings.mqtt
+    password = mqtt.password.get_secret_value() if mqtt.password is not None else None
+    if mqtt.password_file is not None:
+        try:
+            password = mqtt.password_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"mqtt.password_file = '{mqtt.password_file}': {exc}") from exc
+    if password is not None and not mqtt.tls:
+        log.warning("the MQTT password travels without TLS; set mqtt.tls = true")
+    return MqttConnection(
+        host=mqtt.host,
+        port=mqtt.port,
+        client_id=mqtt.client_id,
+        username=mqtt.username,
+        password=password,
+        tls=mqtt.tls,
+        ca_file=mqtt.ca_file,
+        cert_file=mqtt.cert_file,
+        key_file=mqtt.key_file,
+        keepalive_s=mqtt.keepalive_s,
+    )
+
+
+async def _supervise(
+    name: str, run: Callable[[], Awaitable[None]], on_give_up: Callable[[], None]
+) -> None:
+    """Run one long-lived task; log and restart it with backoff if it fails.
+
+    This is the daemon's top-level supervisor: the only place that catches broad
+    exceptions, so one failing sensor never stops the others or the daemon.
+    """
+    failures = 0
+    while True:
+        try:
+            await run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            delay_s = _RESTART_BACKOFF_S[min(failures, len(_RESTART_BACKOFF_S) - 1)]
+            failures += 1
+            log.exception("%s failed; restarting in %.0f s", name, delay_s)
+            await asyncio.sleep(delay_s)
+            if failures > len(_RESTART_BACKOFF_S) * 4:
+                log.error("%s keeps failing; giving up on it", name)
+                on_give_up()
+                return
+        else:
+            return
+
+
+async def _evaluate_wearer(
+    pipeline: WearerPipeline,
+    policy: DeliveryPolicy,
+    publisher: MqttPublisher,
+    clock: ScaledClock,
+    state_interval_s: float,
+) -> None:
+    """Drain one wearer's queue: evaluate, decide, publish; keep the retained state fresh."""
+    last_state_s = float("-inf")
+    last_activity: str | None = None
+    while pipeline.open_sources > 0:
+        block = await pipeline.queue.get()
+        if block is None:
+            pipeline.open_sources -= 1
+            continue
+        observations = pipeline.evaluator.feed(block)
+        for observation in observations:
+            nudge = policy.decide(observation)
+            if nudge is not None:
+                log.info("nudge %s for %s: %s", nudge.kind, nudge.wearer, nudge.title)
+                publisher.publish_nudge(nudge)
+        status = pipeline.evaluator.status()
+        now_s = clock.now_s()
+        activity = str(status.activity)
+        if activity != last_activity or now_s - last_state_s >= state_interval_s * clock.speed:
+            publisher.publish_state(pipeline.name, _state_of(status, clock))
+            last_state_s, last_activity = now_s, activity
+    for observation in pipeline.evaluator.finish():
+        nudge = policy.decide(observation)
+        if nudge is not None:
+            publisher.publish_nudge(nudge)
+    publisher.publish_state(pipeline.name, _state_of(pipeline.evaluator.status(), clock))
+    log.info("all sources of %s have ended", pipeline.name)
+
+
+def _state_of(status: object, clock: ScaledClock) -> WearerState:
+    return WearerState.from_status(status, clock.now())
+
+
+async def _wait_for_signal(stop: asyncio.Event) -> None:
+    await stop.wait()
+    raise ShutdownRequestedError
+
+
+async def run_daemon(
+    settings: Settings, clock: ScaledClock, *, until_sources_end: bool = False
+) -> None:
+    """Run until SIGINT/SIGTERM (or, with ``until_sources_end``, until every source ended)."""
+    pipelines = build_pipelines(settings, start_s=clock.now_s())
+    policy = build_policy(settings, clock)
+    connection = mqtt_connection(settings)
+    topics = Topics(settings.mqtt.base_topic)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    log.info(
+        "backwatch starting: %d wearer(s), broker %s:%d, base topic %s",
+        len(pipelines),
+        connection.host,
+        connection.port,
+        topics.base,
+    )
+    try:
+        async with MqttPublisher(connection, topics) as publisher:
+            with contextlib.suppress(ShutdownRequestedError):
+                await _run_tasks(pipelines, policy, publisher, clock, settings, stop,
+                                 until_sources_end=until_sources_end)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    log.info("backwatch stopped")
+
+
+async def _run_tasks(
+    pipelines: list[WearerPipeline],
+    policy: DeliveryPolicy,
+    publisher: MqttPublisher,
+    clock: ScaledClock,
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    until_sources_end: bool,
+) -> None:
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(_wait_for_signal(stop))
+            evaluations = []
+            for pipeline in pipelines:
+                for source in pipeline.sources:
+                    tasks.create_task(
+                        _supervise(
+                            f"sensor {pipeline.name}/{source.sensor_id}",
+                            _source_runner(source, pipeline.queue, clock),
+                            pipeline.queue.close,
+                        )
+                    )
+                evaluations.append(
+                    tasks.create_task(
+                        _supervise(
+                            f"evaluation of {pipeline.name}",
+                            _evaluation_runner(
+                                pipeline, policy, publisher, clock, settings.daemon.state_interval_s
+                            ),
+                            lambda: None,
+                        )
+                    )
+                )
+            if until_sources_end:
+                tasks.create_task(_stop_when_done(evaluations, publisher, stop))
+    except* ShutdownRequestedError:
+        return
+
+
+def _source_runner(
+    source: SampleSource, queue: BlockQueue, clock: ScaledClock
+) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        await source.run(queue, clock)
+
+    return run
+
+
+def _evaluation_runner(
+    pipeline: WearerPipeline,
+    policy: DeliveryPolicy,
+    publisher: MqttPublisher,
+    clock: ScaledClock,
+    state_interval_s: float,
+) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        await _evaluate_wearer(pipeline, policy, publisher, clock, state_interval_s)
+
+    return run
+
+
+async def _stop_when_done(
+    evaluations: list[asyncio.Task[None]], publisher: MqttPublisher, stop: asyncio.Event
+) -> None:
+    await asyncio.gather(*evaluations)
+    await publisher.flush()
+    log.info("every source has ended and every message was delivered; stopping")
+    stop.set()
