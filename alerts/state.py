@@ -1,0 +1,114 @@
+"""Retained per-wearer and per-sensor state values, as published on the state topics.
+
+JSON shapes are pinned by ``alerts/schemas/state.schema.json`` and
+``alerts/schemas/sensor_status.schema.json``; unknown values are ``null``, never left out.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from alerts.clock import UtcTime
+
+ACTIVITY_PATTERN = r"^[a-z_]{1,32}$"
+NonNegative = Annotated[float, Field(ge=0)]
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+class WearerStatusLike(Protocol):
+    """What ``WearerState.from_status`` reads from the evaluation's per-wearer status."""
+
+    @property
+    def activity(self) -> object | None:
+        """The activity label (a StrEnum or str), None when unknown."""
+        ...
+
+    @property
+    def trunk_flexion_deg(self) -> float | None:
+        """Latest trunk flexion, degrees."""
+        ...
+
+    @property
+    def sitting_bout_s(self) -> float | None:
+        """Current sitting bout, seconds."""
+        ...
+
+    @property
+    def sitting_today_s(self) -> float | None:
+        """Time sat today, seconds."""
+        ...
+
+    @property
+    def sample_time_s(self) -> float | None:
+        """Sample time of the latest sample."""
+        ...
+
+
+class WearerState(BaseModel):
+    """What ``<base>/<wearer>/state`` says about a wearer right now (retained).
+
+    ``activity`` is the evaluation's label (``lying``, ``sitting``, ``standing``, ``walking``,
+    ``running``, ``unknown``); ``sample_time_s`` is the sample time of the latest sample the
+    state reflects; ``updated`` is the wall time (UTC) it was published.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    activity: Annotated[str, StringConstraints(pattern=ACTIVITY_PATTERN)] | None
+    trunk_flexion_deg: float | None
+    sitting_bout_s: NonNegative | None
+    sitting_today_s: NonNegative | None
+    sample_time_s: float | None
+    updated: UtcTime
+
+    @classmethod
+    def from_status(cls, status: WearerStatusLike, updated: datetime) -> WearerState:
+        """The state for a status object with the same field names, stamped ``updated``.
+
+        Non-finite numbers (NaN while a value is not known yet) become None.
+        """
+        activity = None if status.activity is None else str(status.activity)
+        return cls(
+            activity=activity,
+            trunk_flexion_deg=_finite_or_none(status.trunk_flexion_deg),
+            sitting_bout_s=_finite_or_none(status.sitting_bout_s),
+            sitting_today_s=_finite_or_none(status.sitting_today_s),
+            sample_time_s=_finite_or_none(status.sample_time_s),
+            updated=updated,
+        )
+
+    def to_json(self) -> str:
+        """Compact JSON in declaration order."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> WearerState:
+        """Parse and validate a state written by ``to_json``."""
+        return cls.model_validate_json(text, strict=True)
+
+
+class SensorStatus(BaseModel):
+    """What ``<base>/<wearer>/sensor/<sensor>/status`` says about one sensor (retained)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    connected: bool
+    battery_pct: Annotated[float, Field(ge=0, le=100)] | None
+    rate_hz: NonNegative | None
+    updated: UtcTime
+
+    def to_json(self) -> str:
+        """Compact JSON in declaration order."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> SensorStatus:
+        """Parse and validate a status written by ``to_json``."""
+        return cls.model_validate_json(text, strict=True)

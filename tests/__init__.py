@@ -1,0 +1,1 @@
+"""backwatch tests (a package, so helpers import as ``tests.fakes``, ``tests.harness``)."""
