@@ -1,0 +1,141 @@
+"""Runs the real daemon as a subprocess against the test broker and collects what it publishes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True, slots=True)
+class SensorSpec:
+    """One simulated sensor of the test wearer."""
+
+    sensor_id: str
+    placement: str
+    mount: str = "-y,+z"
+    seed: int = 0
+
+
+@dataclass(slots=True)
+class DaemonResult:
+    """What the daemon did: exit status, its log, and every message a subscriber saw."""
+
+    returncode: int
+    log: str
+    messages: list[tuple[str, dict[str, Any] | str]] = field(default_factory=list)
+
+    def payloads(self, suffix: str) -> list[dict[str, Any]]:
+        """JSON payloads of topics ending in ``suffix``, in arrival order."""
+        return [p for t, p in self.messages if t.endswith(suffix) and isinstance(p, dict)]
+
+    def texts(self, suffix: str) -> list[str]:
+        """Plain-text payloads of topics ending in ``suffix``."""
+        return [p for t, p in self.messages if t.endswith(suffix) and isinstance(p, str)]
+
+
+def write_config(
+    path: Path,
+    *,
+    host: str,
+    port: int,
+    base_topic: str,
+    scenario: str,
+    sensors: Sequence[SensorSpec],
+    speed: float,
+    wearer: str = "sam",
+    extra: str = "",
+) -> Path:
+    """A settings file for one simulated wearer."""
+    sensor_tables = "".join(
+        textwrap.dedent(
+            f"""
+            [[wearers.sensors]]
+            id = "{s.sensor_id}"
+            kind = "simulated"
+            placement = "{s.placement}"
+            mount = "{s.mount}"
+            scenario = "{scenario}"
+            rate_hz = 50
+            seed = {s.seed}
+            """
+        )
+        for s in sensors
+    )
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            log_level = "DEBUG"
+            state_dir = "{path.parent / 'state'}"
+            [mqtt]
+            host = "{host}"
+            port = {port}
+            base_topic = "{base_topic}"
+            client_id = "{base_topic.replace('/', '-')}"
+            [simulation]
+            speed = {speed}
+            start = "2026-11-25T08:00:00+00:00"
+            """
+        )
+        + extra
+        + f'\n[[wearers]]\nname = "{wearer}"\n'
+        + sensor_tables,
+        encoding="utf-8",
+    )
+    return path
+
+
+async def run_daemon_collecting(
+    config_path: Path,
+    *,
+    host: str,
+    port: int,
+    topics: Sequence[str],
+    timeout_s: float = 120.0,
+    extra_args: Sequence[str] = ("--until-sources-end",),
+) -> DaemonResult:
+    """Start ``backwatch run``, subscribe first, and collect until the daemon exits."""
+    messages: list[tuple[str, dict[str, Any] | str]] = []
+    async with aiomqtt.Client(host, port, identifier=f"test-{config_path.parent.name}") as client:
+        for topic in topics:
+            await client.subscribe(topic, qos=1)
+
+        async def collect() -> None:
+            async for message in client.messages:
+                raw = message.payload
+                text = raw.decode() if isinstance(raw, bytes | bytearray) else str(raw)
+                try:
+                    payload: dict[str, Any] | str = json.loads(text)
+                except ValueError:
+                    payload = text
+                messages.append((message.topic.value, payload))
+
+        collector = asyncio.create_task(collect())
+        log_path = config_path.parent / "daemon.log"
+        with log_path.open("wb") as log_file:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "monitor", "run", "--config", str(config_path),
+                *extra_args, stdout=log_file, stderr=log_file, cwd=REPO,
+            )
+            try:
+                returncode = await asyncio.wait_for(process.wait(), timeout=timeout_s)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+                returncode = -9
+        await asyncio.sleep(0.3)
+        collector.cancel()
+        try:
+            await collector
+        except asyncio.CancelledError:
+            pass
+    return DaemonResult(returncode, log_path.read_text(encoding="utf-8"), messages)
