@@ -362,15 +362,19 @@ class MqttPublisher:
                 self._topics.availability, OFFLINE, qos=QOS_AT_LEAST_ONCE, retain=True
             ),
         )
-        async with client:
-            await client.publish(
-                self._topics.availability, ONLINE, qos=QOS_AT_LEAST_ONCE, retain=True
-            )
-            self._on_connected()
-            try:
-                await self._pump(client)
-            finally:
-                self._connected.clear()
+        try:
+            async with client:
+                await client.publish(
+                    self._topics.availability, ONLINE, qos=QOS_AT_LEAST_ONCE, retain=True
+                )
+                self._on_connected()
+                try:
+                    await self._pump(client)
+                finally:
+                    self._connected.clear()
+        except BaseException:
+            _abandon(client)
+            raise
 
     async def _pump(self, client: aiomqtt.Client) -> None:
         """Send pending messages while watching the link; returns after a clean close."""
@@ -459,6 +463,18 @@ class MqttPublisher:
         else:
             logger.debug("MQTT broker %s still unavailable: %s", address, self._last_error)
         self._reported_unreachable = True
+
+
+def _abandon(client: aiomqtt.Client) -> None:
+    """Leave no half-open connection behind a failed attempt.
+
+    When a broker accepts TCP but never answers CONNECT (hung), aiomqtt gives up waiting
+    for CONNACK yet keeps the socket; once the broker wakes, that forgotten client would
+    come alive holding our last will. Disconnecting paho sends DISCONNECT (the broker then
+    discards the will) and closes the socket. aiomqtt has no public call for this.
+    """
+    with contextlib.suppress(Exception):
+        client._client.disconnect()
 
 
 def _describe(exc: BaseException) -> str:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -145,6 +146,7 @@ class PrivateMosquitto:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
+        process.send_signal(signal.SIGCONT)  # a frozen broker cannot act on SIGTERM
         process.terminate()
         try:
             process.wait(timeout=STOP_TIMEOUT_S)
@@ -152,6 +154,26 @@ class PrivateMosquitto:
             process.kill()
             process.wait(timeout=STOP_TIMEOUT_S)
         logger.debug("private mosquitto on port %s stopped", self._port)
+
+    def kill(self) -> None:
+        """Crash the broker (SIGKILL): nothing is saved, clients see their sockets reset."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT_S)
+
+    def freeze(self) -> None:
+        """Hang the broker (SIGSTOP): connections stay open but nothing is answered."""
+        self._signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """Resume a frozen broker (SIGCONT)."""
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, signum: signal.Signals) -> None:
+        if self._process is None or self._process.poll() is not None:
+            raise BrokerError("broker not running")
+        self._process.send_signal(signum)
 
     def restart(self) -> None:
         """Stop and start again on the same port (an outage as clients see it)."""

@@ -109,3 +109,27 @@ def test_finds_the_installed_mosquitto() -> None:
 def test_port_before_start_is_an_error() -> None:
     with pytest.raises(BrokerError, match="not started"):
         _ = PrivateMosquitto().port
+
+
+def test_freeze_hangs_mqtt_until_thawed_and_kill_crashes() -> None:
+    async def connect(broker: PrivateMosquitto, timeout_s: float) -> None:
+        async with aiomqtt.Client(broker.host, broker.port, timeout=timeout_s):
+            pass
+
+    with PrivateMosquitto() as broker:
+        broker.freeze()
+        try:
+            with pytest.raises(aiomqtt.MqttError, match="timed out"):
+                asyncio.run(connect(broker, 0.3))
+        finally:
+            broker.thaw()
+        asyncio.run(connect(broker, 20.0))
+        broker.freeze()
+        broker.stop()  # stopping a frozen broker works too
+        assert not broker.running
+        broker.start()
+        broker.kill()
+        assert not broker.running
+        assert not _accepts(broker.port)
+        with pytest.raises(BrokerError, match="not running"):
+            broker.freeze()
