@@ -208,11 +208,9 @@ class MqttPublisher:
 
     async def wait_connected(self, timeout_s: float | None = None) -> None:
         """Return once connected; raise MqttUnavailable after ``timeout_s`` (None: wait on)."""
-        if self._runner is None or self._closed:
-            raise MqttUnavailable("MQTT publisher is not running (use it with 'async with')")
         try:
             async with asyncio.timeout(timeout_s):
-                await self._connected.wait()
+                await self._wait_while_running(self._connected)
         except TimeoutError as exc:
             detail = f": {self._last_error}" if self._last_error else ""
             raise MqttUnavailable(
@@ -222,17 +220,28 @@ class MqttPublisher:
 
     async def flush(self, timeout_s: float | None = None) -> None:
         """Return once every queued message is acknowledged; MqttUnavailable after ``timeout_s``."""
-        if self._runner is None or self._closed:
-            raise MqttUnavailable("MQTT publisher is not running (use it with 'async with')")
         try:
             async with asyncio.timeout(timeout_s):
                 while self._pending:
-                    await self._drained.wait()
+                    await self._wait_while_running(self._drained)
         except TimeoutError as exc:
             raise MqttUnavailable(
                 f"{len(self._pending)} MQTT message(s) still unacknowledged by "
                 f"{self._connection.address} after {timeout_s} s"
             ) from exc
+
+    async def _wait_while_running(self, event: asyncio.Event) -> None:
+        """Wait for ``event``; MqttUnavailable if the publisher is not (or no longer) running."""
+        runner = self._runner
+        if runner is None or runner.done() or self._closed:
+            raise MqttUnavailable("MQTT publisher is not running (use it with 'async with')")
+        waiter = asyncio.create_task(event.wait())
+        try:
+            await asyncio.wait((waiter, runner), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if not event.is_set():
+            raise MqttUnavailable("MQTT publisher stopped")
 
     def publish_nudge(self, nudge: Nudge) -> None:
         """Queue a nudge for ``<base>/<wearer>/nudge`` (QoS 1, not retained)."""

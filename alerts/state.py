@@ -41,11 +41,6 @@ class WearerStatusLike(Protocol):
         ...
 
     @property
-    def sitting_today_s(self) -> float | None:
-        """Time sat today, seconds."""
-        ...
-
-    @property
     def sample_time_s(self) -> float | None:
         """Sample time of the latest sample."""
         ...
@@ -69,17 +64,24 @@ class WearerState(BaseModel):
     updated: UtcTime
 
     @classmethod
-    def from_status(cls, status: WearerStatusLike, updated: datetime) -> WearerState:
+    def from_status(
+        cls,
+        status: WearerStatusLike,
+        updated: datetime,
+        *,
+        sitting_today_s: float | None = None,
+    ) -> WearerState:
         """The state for a status object with the same field names, stamped ``updated``.
 
-        Non-finite numbers (NaN while a value is not known yet) become None.
+        ``sitting_today_s`` comes separately: "today" is a wall-clock notion the evaluation
+        does not have. Non-finite numbers (NaN while a value is not known yet) become None.
         """
         activity = None if status.activity is None else str(status.activity)
         return cls(
             activity=activity,
             trunk_flexion_deg=_finite_or_none(status.trunk_flexion_deg),
             sitting_bout_s=_finite_or_none(status.sitting_bout_s),
-            sitting_today_s=_finite_or_none(status.sitting_today_s),
+            sitting_today_s=_finite_or_none(sitting_today_s),
             sample_time_s=_finite_or_none(status.sample_time_s),
             updated=updated,
         )

@@ -1,5 +1,9 @@
-"""MQTT publisher against a real Mosquitto: availability and last will, nudges exactly once,
-retained state, payload schemas, and nothing lost across a broker restart."""
+"""MQTT publisher against a real Mosquitto: will, delivery, retained state, schemas, outages.
+
+Covers availability (``online`` retained, ``offline`` as last will and on clean exit), a nudge
+arriving exactly once with its JSON, retained state for late subscribers, payloads checked
+against alerts/schemas, and nothing lost or reordered across a restart, a crash or a hang.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ import sys
 import textwrap
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import aiomqtt
@@ -333,6 +339,53 @@ def test_wait_connected_raises_our_error_without_a_broker() -> None:
         asyncio.run(run())
 
 
+def test_flush_raises_our_error_while_messages_wait() -> None:
+    port = free_loopback_port()
+
+    async def run() -> int:
+        connection = MqttConnection("127.0.0.1", port)
+        async with MqttPublisher(connection, unique_topics(), drain_timeout_s=0.1) as publisher:
+            publisher.publish_nudge(make_nudge(1))
+            with pytest.raises(MqttUnavailable, match="1 MQTT message"):
+                await publisher.flush(timeout_s=0.3)
+            return publisher.pending_count
+
+    assert asyncio.run(run()) == 1
+
+
+def test_waiting_on_a_publisher_that_is_not_running_is_refused() -> None:
+    async def run() -> None:
+        publisher = MqttPublisher(MqttConnection("127.0.0.1", 1883), unique_topics())
+        with pytest.raises(MqttUnavailable, match="not running"):
+            await publisher.wait_connected(1.0)
+        publisher.publish_nudge(make_nudge(1))  # queued until it runs
+        with pytest.raises(MqttUnavailable, match="not running"):
+            await publisher.flush(1.0)
+
+    asyncio.run(run())
+
+
+def test_queue_bound_drops_the_oldest_and_counts(mosquitto: PrivateMosquitto) -> None:
+    topics = unique_topics()
+    nudges = [make_nudge(i) for i in range(5)]
+
+    async def run() -> tuple[int, int, list[str]]:
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port) as phone:
+            await phone.subscribe(topics.nudge("alex"), qos=1)
+            publisher = MqttPublisher(connect_to(mosquitto), topics, max_pending=3)
+            for nudge in nudges:  # queued before the publisher runs
+                publisher.publish_nudge(nudge)
+            counts = (publisher.pending_count, publisher.dropped_count)
+            async with publisher:
+                await publisher.flush(GUARD_S)
+            ids = [Nudge.from_json(text(await next_message(phone))).id for _ in range(3)]
+        return *counts, ids
+
+    pending, dropped, ids = asyncio.run(run())
+    assert (pending, dropped) == (3, 2)
+    assert ids == [n.id for n in nudges[2:]]
+
+
 def test_publishing_after_close_is_refused(mosquitto: PrivateMosquitto) -> None:
     async def run() -> MqttPublisher:
         async with MqttPublisher(connect_to(mosquitto), unique_topics()) as publisher:
@@ -464,3 +517,33 @@ def test_a_hung_broker_delays_but_loses_and_reorders_nothing(
     assert first_seen == expected_ids
     assert len(received) <= len(expected_ids) + 1
     assert availability == "online"
+
+
+class _Activity(StrEnum):
+    SITTING = "sitting"
+
+
+@dataclass(frozen=True, slots=True)
+class _Status:
+    activity: _Activity
+    trunk_flexion_deg: float | None
+    sitting_bout_s: float
+    sample_time_s: float | None
+
+
+def test_state_from_an_evaluation_status() -> None:
+    status = _Status(_Activity.SITTING, float("nan"), 1860.0, 1_714_555_860.0)
+    state = WearerState.from_status(status, NOW, sitting_today_s=7200.0)
+    document = json.loads(state.to_json())
+    assert document == {
+        "activity": "sitting",
+        "trunk_flexion_deg": None,
+        "sitting_bout_s": 1860.0,
+        "sitting_today_s": 7200.0,
+        "sample_time_s": 1_714_555_860.0,
+        "updated": "2024-05-01T09:31:00Z",
+    }
+    assert errors(document, load_schema("state")) == []
+    unknown = WearerState.from_status(_Status(_Activity.SITTING, None, 0.0, None), NOW)
+    assert unknown.sitting_today_s is None
+    assert unknown.sample_time_s is None
