@@ -1,0 +1,1 @@
+"""Benchmarks and validation runs (not part of the installed package)."""

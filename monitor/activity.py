@@ -1,0 +1,700 @@
+"""Activity per one-second slot: lying, sitting, standing, walking, running, or unknown.
+
+Three wearings are handled; the sensor on the trunk (or, without one, the waist) is the
+*body* sensor, a thigh sensor is optional.
+
+**With a thigh sensor** (Acti4, Skotte 2014): thigh inclination above ``thigh_sit_deg``
+(45°) is sitting; otherwise the thigh's acceleration SD decides: below ``still_sd_g``
+(0.1 g) standing, up to ``run_sd_g`` (0.72 g) walking, above running. Lying comes from the
+body sensor's inclination (trunk > 45°, waist > 65°) whatever the thigh says.
+
+**Trunk or waist only.** Posture cannot be read off one still sample, so a posture state
+(upright / seated / unknown) is carried from evidence:
+
+- *Transitions.* The body sensor's quarter-seconds are split into *rests* (at least
+  ``rest_min_s`` of quarters with magnitude SD below ``rest_sd_g`` and almost no change of
+  tilt) and the movements between them. When a new rest begins, the movement before it is
+  judged (:func:`judge_transition`) from (a) the height gained or lost, integrated twice
+  from the acceleration magnitude with zero velocity at both rests
+  (:func:`monitor.windows.vertical_motion`), (b) the change of the sagittal tilt between the
+  rests, and (c) which way the body first moved. Standing up lifts the body by 0.3-0.6 m
+  and is the most reliable cue. Sitting down lowers it as much, but slow sitting is hard to
+  integrate, so on the waist the pelvis tilting back when seated carries it; on the trunk,
+  leaning back against a backrest does. A movement while seated that is not a stand-up
+  (fidgeting, leaning) leaves the wearer seated; the transition itself counts as sitting
+  (the bout runs from the start of sitting down to the end of standing up).
+- *Walking and running* (the body SD above ``still_sd_g``) mean upright. While seated a
+  movement must last ``sustained_move_s`` before it counts as walking, so fidgeting in a
+  chair stays sitting; a missed stand-up costs those seconds.
+- *Lying*: inclination from the upright reference above the placement's lying angle.
+- The upright reference is the declared mount's up at first, replaced by the first rest
+  that looks upright (within 45° of it; this also corrects a mount declared a little off)
+  and, each minute with enough walking, by the mean gravity direction while walking.
+
+Still seconds with an unknown posture (the start of a recording, after lying) are
+``unknown`` unless the tilt says seated (waist pelvis tilted back, or trunk reclined, by
+more than ``seated_tilt_deg`` from the upright reference). Seconds without enough samples
+are ``unknown`` too.
+
+Last, minimum bout lengths (Acti4: sit 5 s, stand/walk/run 2 s, lie 5 s) are applied on
+line by :class:`BoutFilter`: a new activity replaces the current one only once it has
+lasted its minimum; shorter runs are absorbed into the activity before them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from devices.samples import FloatArray, Placement
+from monitor.windows import (
+    QUARTER_S,
+    QuarterSums,
+    VerticalMotion,
+    vertical_motion,
+)
+
+if TYPE_CHECKING:
+    from monitor.evaluation import EvaluationThresholds
+
+CodeArray = npt.NDArray[np.int8]
+
+
+class Activity(StrEnum):
+    """What the wearer is doing in a one-second slot (the contract's names)."""
+
+    LYING = "lying"
+    SITTING = "sitting"
+    STANDING = "standing"
+    WALKING = "walking"
+    RUNNING = "running"
+    UNKNOWN = "unknown"
+
+
+#: Activities by integer code, as stored in label arrays.
+ACTIVITIES: tuple[Activity, ...] = tuple(Activity)
+LYING, SITTING, STANDING, WALKING, RUNNING, UNKNOWN = range(len(ACTIVITIES))
+
+
+class Posture(StrEnum):
+    """The posture the trunk-or-waist evaluation carries between transitions."""
+
+    UPRIGHT = "upright"
+    SEATED = "seated"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A stretch of one activity, on sample time."""
+
+    activity: Activity
+    start_s: float
+    end_s: float
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the segment in seconds."""
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A movement of the body sensor between two rests, found when the second rest begins.
+
+    ``pre_s``/``post_s``: mean acceleration (g, sensor frame) of the rest before and the
+    rest after; ``pre_s`` is None at the start of the data and after a long gap, and for a
+    movement longer than ``max_transition_s`` it is the mean over the movement's last
+    seconds but two (walking, usually). ``motion`` is None when the movement cannot be
+    integrated (too long, a gap, no rest before). ``known_s``: the sample time at which the
+    rest after was confirmed.
+    """
+
+    start_s: float
+    end_s: float
+    known_s: float
+    pre_s: FloatArray | None
+    post_s: FloatArray
+    motion: VerticalMotion | None
+
+
+@dataclass(slots=True)
+class _History:
+    """The latest quarters the transition detector may still need."""
+
+    first: int
+    n: npt.NDArray[np.int64]
+    acc_sum: FloatArray
+    mag_sum: FloatArray
+    mag_int: FloatArray
+    mag_mom: FloatArray
+
+    def extend(self, q: QuarterSums, keep: int) -> None:
+        """Append quarters and forget all but the last ``keep`` + len(q)."""
+        drop = max(0, self.n.shape[0] - keep)
+        self.first += drop
+        self.n = np.concatenate((self.n[drop:], q.n))
+        self.acc_sum = np.concatenate((self.acc_sum[drop:], q.acc_sum))
+        self.mag_sum = np.concatenate((self.mag_sum[drop:], q.mag_sum))
+        self.mag_int = np.concatenate((self.mag_int[drop:], q.mag_int))
+        self.mag_mom = np.concatenate((self.mag_mom[drop:], q.mag_mom))
+
+    def mean(self, start: int, stop: int) -> tuple[FloatArray, float] | None:
+        """Mean acceleration vector and magnitude over quarters [start, stop), if any."""
+        a = max(start - self.first, 0)
+        b = max(stop - self.first, 0)
+        n = int(self.n[a:b].sum())
+        if n == 0:
+            return None
+        return self.acc_sum[a:b].sum(axis=0) / n, float(self.mag_sum[a:b].sum()) / n
+
+
+class TransitionDetector:
+    """Splits one sensor's quarter-seconds into rests and movements; yields transitions.
+
+    Incremental and exact: feeding quarters in any grouping gives the same transitions.
+    """
+
+    __slots__ = (
+        "_excursion_mps",
+        "_hist",
+        "_in_rest",
+        "_keep",
+        "_max_q",
+        "_pre",
+        "_prev_dir",
+        "_rest_end",
+        "_rest_q",
+        "_sd_g",
+        "_still_start",
+        "_tilt_cos",
+    )
+
+    def __init__(self, thresholds: EvaluationThresholds) -> None:
+        """Start with no rest seen."""
+        self._sd_g = thresholds.rest_sd_g
+        self._tilt_cos = math.cos(math.radians(thresholds.rest_tilt_deg))
+        self._rest_q = max(1, round(thresholds.rest_min_s / QUARTER_S))
+        self._max_q = round(thresholds.max_transition_s / QUARTER_S)
+        self._excursion_mps = thresholds.descent_mps
+        self._keep = self._max_q + 40
+        self._hist: _History | None = None
+        self._prev_dir = np.full(3, np.nan)
+        self._still_start: int | None = None
+        self._in_rest = False
+        self._rest_end: int | None = None
+        self._pre: tuple[FloatArray, float] | None = None
+
+    def update(self, q: QuarterSums) -> list[Transition]:
+        """Take the next consecutive quarters; return transitions confirmed within them."""
+        if len(q) == 0:
+            return []
+        if self._hist is None:
+            self._hist = _History(q.first, q.n.copy(), q.acc_sum, q.mag_sum, q.mag_int, q.mag_mom)
+        else:
+            self._hist.extend(q, self._keep)
+        n = q.n.astype(np.float64)
+        filled = q.n > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = q.acc_sum / n[:, None]
+            mag_mean = q.mag_sum / n
+            mag_var = q.mag_sq_sum / n - mag_mean * mag_mean
+            dirs = mean / np.linalg.norm(mean, axis=1)[:, None]
+        prev = np.vstack((self._prev_dir[None, :], dirs[:-1]))
+        cos = np.einsum("ij,ij->i", dirs, prev)
+        # After an empty quarter there is nothing to compare the tilt with: NaN passes.
+        still = filled & (mag_var < self._sd_g * self._sd_g) & ~(cos <= self._tilt_cos)
+        self._prev_dir = dirs[-1]
+        change = np.flatnonzero(np.diff(still.astype(np.int8))) + 1
+        bounds = np.concatenate(([0], change, [len(q)]))
+        out: list[Transition] = []
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            qa = q.first + a
+            qb = q.first + b
+            if still[a]:
+                if self._still_start is None:
+                    self._still_start = qa
+                if not self._in_rest and qb - self._still_start >= self._rest_q:
+                    out.append(self._confirm(self._still_start))
+                    self._in_rest = True
+            else:
+                if self._in_rest and self._still_start is not None:
+                    self._rest_end = qa
+                    self._pre = self._hist.mean(qa - self._rest_q, qa)
+                self._in_rest = False
+                self._still_start = None
+        return out
+
+    def finish(self, min_rest_s: float = 0.5) -> list[Transition]:
+        """End of data: a still run of at least ``min_rest_s`` at the very end is a rest."""
+        if self._in_rest or self._still_start is None or self._hist is None:
+            return []
+        end = self._hist.first + int(self._hist.n.shape[0])
+        if (end - self._still_start) * QUARTER_S < min_rest_s:
+            return []
+        self._in_rest = True
+        return [self._confirm(self._still_start, min(end, self._still_start + self._rest_q))]
+
+    def _confirm(self, still_start: int, post_end: int | None = None) -> Transition:
+        """The transition ending where a rest starts at quarter ``still_start``."""
+        hist = self._hist
+        assert hist is not None
+        known = still_start + self._rest_q
+        post = hist.mean(still_start, known if post_end is None else post_end)
+        assert post is not None  # a rest's quarters all hold samples
+        pre: FloatArray | None = None
+        motion = None
+        start = still_start if self._rest_end is None else self._rest_end
+        length = still_start - start
+        if self._rest_end is not None and self._pre is not None and length <= self._max_q:
+            pre = self._pre[0]
+            a = start - hist.first
+            b = still_start - hist.first
+            if a >= 0 and bool(np.all(hist.n[a:b] > 0)):
+                motion = vertical_motion(
+                    hist.mag_int[a:b],
+                    hist.mag_mom[a:b],
+                    self._pre[1],
+                    post[1],
+                    self._excursion_mps,
+                )
+        elif length > self._max_q:
+            late = hist.mean(still_start - 24, still_start - 8)
+            pre = None if late is None else late[0]
+        return Transition(
+            start_s=start * QUARTER_S,
+            end_s=still_start * QUARTER_S,
+            known_s=known * QUARTER_S,
+            pre_s=pre,
+            post_s=post[0],
+            motion=motion,
+        )
+
+
+def _pitch_deg(v: Sequence[float]) -> float:
+    """Sagittal tilt of a body-frame gravity vector, positive forward."""
+    return math.degrees(math.atan2(-v[0], v[2]))
+
+
+def _angle_deg(a: Sequence[float], b: Sequence[float]) -> float:
+    """Angle between two vectors in degrees."""
+    dot = a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+    na = math.sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2])
+    nb = math.sqrt(b[0] * b[0] + b[1] * b[1] + b[2] * b[2])
+    if na == 0.0 or nb == 0.0:
+        return float("nan")
+    return math.degrees(math.acos(max(-1.0, min(1.0, dot / (na * nb)))))
+
+
+def judge_transition(
+    placement: Placement,
+    *,
+    forward_known: bool,
+    posture: Posture,
+    pre_b: Sequence[float] | None,
+    post_b: Sequence[float],
+    motion: VerticalMotion | None,
+    upright_b: Sequence[float],
+    thresholds: EvaluationThresholds,
+) -> Posture | None:
+    """The posture after a movement between rests, or None when it tells nothing new.
+
+    ``pre_b``/``post_b``: body-frame gravity at the rests before and after; ``upright_b``:
+    the current upright reference; ``posture``: the posture before the movement.
+    """
+    th = thresholds
+    lying_deg = th.waist_lying_deg if placement is Placement.WAIST else th.trunk_lying_deg
+    if pre_b is None or _angle_deg(post_b, upright_b) > lying_deg:
+        return None
+    rise = motion.rise_m if motion is not None else None
+    if rise is not None and abs(rise) > th.max_rise_m:
+        rise = None  # stairs, a lift, or integration gone wrong: no height evidence
+    if _angle_deg(pre_b, upright_b) > lying_deg:  # getting up from lying
+        return Posture.UPRIGHT if rise is not None and rise >= th.rise_m else Posture.SEATED
+    stood_up = rise is not None and rise >= th.rise_m
+    first = motion.first_mps if motion is not None else 0.0
+    went_down_first = first <= -th.descent_mps
+    # Tilt is measured from the rest before, unless the wearer was bent forward there
+    # (coming back up from a bend is not sitting down): then from the upright reference.
+    pre_bent = forward_known and _pitch_deg(pre_b) - _pitch_deg(upright_b) > th.bent_deg
+    base_b = upright_b if pre_bent else pre_b
+    # Positive: forward. Without a known forward, any tilt counts as backward.
+    tilt = _pitch_deg(post_b) - _pitch_deg(base_b) if forward_known else -_angle_deg(post_b, base_b)
+    if placement is Placement.WAIST:
+        tilt_deg = th.sit_tilt_deg if motion is not None else 2.0 * th.sit_tilt_deg
+        if stood_up and tilt > -tilt_deg:
+            return Posture.UPRIGHT if posture is not Posture.UPRIGHT else None
+        if posture is Posture.SEATED:
+            return None
+        sat = (
+            tilt <= -2.0 * tilt_deg
+            or (tilt <= -tilt_deg and not stood_up)
+            or (rise is not None and rise <= -th.drop_m and tilt < tilt_deg)
+            or (
+                rise is not None
+                and went_down_first
+                and rise < th.rise_m / 2.0
+                and tilt <= -th.sit_tilt_deg / 2.0
+            )
+        )
+        return Posture.SEATED if sat else None
+    # Trunk: the seated trunk may lean either way; height carries most of the evidence.
+    if stood_up:
+        return Posture.UPRIGHT if posture is not Posture.UPRIGHT else None
+    if posture is Posture.SEATED:
+        return None
+    reclined = _pitch_deg(post_b) - _pitch_deg(upright_b) <= -th.seated_tilt_deg
+    sat = (
+        (rise is not None and rise <= -th.drop_m)
+        or (
+            rise is not None
+            and went_down_first
+            and rise < th.rise_m / 2.0
+            and abs(tilt) >= th.sit_tilt_deg
+        )
+        or (reclined and forward_known)
+    )
+    return Posture.SEATED if sat else None
+
+
+@dataclass(frozen=True, slots=True)
+class BodyWindows:
+    """Per-window inputs from the body sensor, body frame (arrays of equal length)."""
+
+    known: npt.NDArray[np.bool_]
+    mean_b: FloatArray  # (w, 3) g
+    sd_max_g: FloatArray
+    sd_vertical_g: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class ThighWindows:
+    """Per-window inputs from a thigh sensor, thigh body frame."""
+
+    known: npt.NDArray[np.bool_]
+    inclination_deg: FloatArray
+    sd_max_g: FloatArray
+    sd_vertical_g: FloatArray
+
+
+class PostureLabeler:
+    """Labels windows in order from body-sensor (and optional thigh) features.
+
+    Carries the posture, the upright reference and pending transitions between calls, so
+    windows can be labelled in chunks of any size with the same result. Transitions are
+    handed in with :meth:`add_transitions` before the windows they may affect: a
+    transition applies to windows from ``max(start_s, known_s - 1 - lookahead_s)`` on.
+    """
+
+    __slots__ = (
+        "_cover_code",
+        "_cover_end",
+        "_forward_known",
+        "_lookahead_s",
+        "_lying_deg",
+        "_minute",
+        "_move_run",
+        "_pending",
+        "_placement",
+        "_posture",
+        "_ref_learned",
+        "_sustained",
+        "_th",
+        "_to_body",
+        "_upright",
+        "_walk_count",
+        "_walk_sum",
+    )
+
+    def __init__(
+        self,
+        placement: Placement,
+        to_body: FloatArray,
+        *,
+        forward_known: bool,
+        thresholds: EvaluationThresholds,
+        lookahead_s: int,
+    ) -> None:
+        """``to_body``: the body sensor's ``sensor_from_body`` matrix (its mount)."""
+        self._placement = placement
+        self._to_body = to_body
+        self._forward_known = forward_known
+        self._th = thresholds
+        self._lookahead_s = lookahead_s
+        self._lying_deg = (
+            thresholds.waist_lying_deg
+            if placement is Placement.WAIST
+            else thresholds.trunk_lying_deg
+        )
+        self._sustained = max(1, round(thresholds.sustained_move_s))
+        self._posture = Posture.UNKNOWN
+        self._upright = (0.0, 0.0, 1.0)
+        self._ref_learned = False
+        self._cover_end = -math.inf
+        self._cover_code = SITTING
+        self._move_run = 0
+        self._pending: list[tuple[int, Transition]] = []
+        self._minute: int | None = None
+        self._walk_sum = [0.0, 0.0, 0.0]
+        self._walk_count = 0
+
+    @property
+    def posture(self) -> Posture:
+        """The posture after the last labelled window."""
+        return self._posture
+
+    def add_transitions(self, transitions: Iterable[Transition]) -> None:
+        """Queue transitions (in the order they were confirmed)."""
+        for tr in transitions:
+            effective = max(math.ceil(tr.start_s), math.ceil(tr.known_s - 1.0 - self._lookahead_s))
+            self._pending.append((effective, tr))
+
+    def _body(self, v: FloatArray | None) -> tuple[float, float, float] | None:
+        if v is None:
+            return None
+        b = v @ self._to_body
+        return (float(b[0]), float(b[1]), float(b[2]))
+
+    def _apply(self, tr: Transition) -> None:
+        post = self._body(tr.post_s)
+        pre = self._body(tr.pre_s)
+        assert post is not None
+        if not self._ref_learned and _angle_deg(post, (0.0, 0.0, 1.0)) < 45.0:
+            # The first rest that looks upright becomes the upright reference.
+            self._upright = post
+            self._ref_learned = True
+        new = judge_transition(
+            self._placement,
+            forward_known=self._forward_known,
+            posture=self._posture,
+            pre_b=pre,
+            post_b=post,
+            motion=tr.motion,
+            upright_b=self._upright,
+            thresholds=self._th,
+        )
+        post_lying = _angle_deg(post, self._upright) > self._lying_deg
+        pre_lying = pre is not None and _angle_deg(pre, self._upright) > self._lying_deg
+        if post_lying or pre_lying:
+            # Lying down and getting up count as lying until the movement ends.
+            self._cover_end = tr.end_s
+            self._cover_code = LYING
+        if new is None:
+            return
+        if not (post_lying or pre_lying) and (
+            new is Posture.SEATED or self._posture is Posture.SEATED
+        ):
+            # Sitting down and standing up both count as sitting until the movement ends.
+            self._cover_end = tr.end_s
+            self._cover_code = SITTING
+        self._posture = new
+        self._move_run = 0
+
+    def label(self, first: int, body: BodyWindows, thigh: ThighWindows | None = None) -> CodeArray:
+        """Activity codes of windows ``first .. first + len - 1``."""
+        th = self._th
+        count = body.known.shape[0]
+        codes = np.full(count, UNKNOWN, dtype=np.int8)
+        known = body.known.tolist()
+        mean = body.mean_b.tolist()
+        sd_max = body.sd_max_g.tolist()
+        sd_vert = body.sd_vertical_g.tolist()
+        t_known = thigh.known.tolist() if thigh is not None else [False] * count
+        t_incl = thigh.inclination_deg.tolist() if thigh is not None else []
+        t_sd_max = thigh.sd_max_g.tolist() if thigh is not None else []
+        t_sd_vert = thigh.sd_vertical_g.tolist() if thigh is not None else []
+        still_sd = th.still_sd_g
+        run_sd = th.run_sd_g
+        pending = self._pending
+        out = [UNKNOWN] * count
+        for i in range(count):
+            c = first + i
+            while pending and pending[0][0] <= c:
+                self._apply(pending.pop(0)[1])
+            minute = c // 60
+            if minute != self._minute:
+                self._new_minute(minute)
+            if not known[i]:
+                if t_known[i]:
+                    out[i] = self._thigh_code(t_incl[i], t_sd_max[i], t_sd_vert[i])
+                continue
+            v = mean[i]
+            incl = _angle_deg(v, self._upright)
+            if incl > self._lying_deg:
+                out[i] = LYING
+                self._posture = Posture.UNKNOWN
+                self._move_run = 0
+                continue
+            if t_known[i]:
+                code = self._thigh_code(t_incl[i], t_sd_max[i], t_sd_vert[i])
+                out[i] = code
+                self._posture = Posture.SEATED if code == SITTING else Posture.UPRIGHT
+                if code == WALKING:
+                    self._walked(v)
+                continue
+            if c <= self._cover_end:
+                out[i] = self._cover_code
+                continue
+            if sd_max[i] >= still_sd:
+                self._move_run += 1
+                if self._posture is Posture.SEATED and self._move_run < self._sustained:
+                    out[i] = SITTING
+                    continue
+                self._posture = Posture.UPRIGHT
+                if sd_vert[i] > run_sd:
+                    out[i] = RUNNING
+                else:
+                    out[i] = WALKING
+                    self._walked(v)
+                continue
+            self._move_run = 0
+            if self._posture is Posture.SEATED:
+                out[i] = SITTING
+            elif self._posture is Posture.UPRIGHT:
+                out[i] = STANDING
+            elif self._seated_tilt(v):
+                out[i] = SITTING
+                self._posture = Posture.SEATED
+        codes[:] = out
+        return codes
+
+    def _thigh_code(self, incl: float, sd_max: float, sd_vert: float) -> int:
+        th = self._th
+        if incl > th.thigh_sit_deg:
+            return SITTING
+        if sd_max < th.still_sd_g:
+            return STANDING
+        return RUNNING if sd_vert > th.run_sd_g else WALKING
+
+    def _seated_tilt(self, v: Sequence[float]) -> bool:
+        """Whether a still posture is tilted back enough to be seated (posture unknown)."""
+        if not self._forward_known:
+            return False
+        return _pitch_deg(v) - _pitch_deg(self._upright) <= -self._th.seated_tilt_deg
+
+    def _walked(self, v: Sequence[float]) -> None:
+        self._walk_sum[0] += v[0]
+        self._walk_sum[1] += v[1]
+        self._walk_sum[2] += v[2]
+        self._walk_count += 1
+
+    def _new_minute(self, minute: int) -> None:
+        """At each minute: enough walking in the last one updates the upright reference."""
+        if self._minute is not None and self._walk_count >= self._th.reference_walk_s:
+            s = self._walk_sum
+            norm = math.sqrt(s[0] * s[0] + s[1] * s[1] + s[2] * s[2])
+            if norm > 0.0:
+                self._upright = (s[0] / norm, s[1] / norm, s[2] / norm)
+                self._ref_learned = True
+        self._minute = minute
+        self._walk_sum = [0.0, 0.0, 0.0]
+        self._walk_count = 0
+
+
+class BoutFilter:
+    """Minimum bout lengths, on line, with a bounded look-ahead.
+
+    A run of a new activity replaces the current activity only if it lasts at least that
+    activity's minimum (in windows); a shorter run is absorbed into the current activity.
+    The first activity of the stream is taken as it comes. Decisions wait at most
+    ``max(minimum) - 1`` windows. Feeding labels in any grouping gives the same output.
+    """
+
+    __slots__ = ("_current", "_minimum", "_pending")
+
+    def __init__(self, minimum_windows: Mapping[int, int]) -> None:
+        """``minimum_windows``: activity code -> minimum run length in windows."""
+        self._minimum = dict(minimum_windows)
+        self._current: int | None = None
+        self._pending: list[list[int]] = []  # runs [code, length] not decided yet
+
+    @property
+    def lookahead(self) -> int:
+        """Largest number of windows a decision may wait for."""
+        return max([1, *self._minimum.values()]) - 1
+
+    @property
+    def pending_windows(self) -> int:
+        """Windows pushed but not decided yet."""
+        return sum(r[1] for r in self._pending)
+
+    def push(self, codes: CodeArray) -> list[tuple[int, int]]:
+        """Add labels; return decided runs ``(code, length)`` in order."""
+        for code, length in run_lengths(codes):
+            if self._pending and self._pending[-1][0] == code:
+                self._pending[-1][1] += length
+            else:
+                self._pending.append([code, length])
+        return self._decide(final=False)
+
+    def flush(self) -> list[tuple[int, int]]:
+        """Decide everything left (end of input)."""
+        return self._decide(final=True)
+
+    def _decide(self, final: bool) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        pending = self._pending
+        while pending:
+            code, length = pending[0]
+            if self._current is None or code == self._current:
+                self._current = code
+                _emit(out, code, length)
+                pending.pop(0)
+                continue
+            if length >= self._minimum.get(code, 1):
+                self._current = code
+                _emit(out, code, length)
+                pending.pop(0)
+                continue
+            if len(pending) > 1 or final:
+                _emit(out, self._current, length)  # too short: absorbed
+                pending.pop(0)
+                continue
+            break
+        return out
+
+
+def _emit(out: list[tuple[int, int]], code: int, length: int) -> None:
+    if out and out[-1][0] == code:
+        out[-1] = (code, out[-1][1] + length)
+    else:
+        out.append((code, length))
+
+
+def run_lengths(codes: npt.NDArray[np.integer]) -> list[tuple[int, int]]:
+    """Run-length encoding of a label array: ``[(code, length), ...]`` (vectorised)."""
+    if codes.shape[0] == 0:
+        return []
+    change = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+    starts = np.concatenate(([0], change))
+    lengths = np.diff(np.concatenate((starts, [codes.shape[0]])))
+    return list(zip(codes[starts].tolist(), lengths.tolist(), strict=True))
+
+
+def segments_from_runs(
+    first: int, runs: Sequence[tuple[int, int]], start_s: float | None = None
+) -> list[Segment]:
+    """Segments from decided runs of one-second slots starting at window ``first``.
+
+    Window ``c`` stands for the slot ``[c - 0.5, c + 0.5)``.
+    """
+    segments: list[Segment] = []
+    c = first
+    for code, length in runs:
+        seg = Segment(ACTIVITIES[code], c - 0.5, c + length - 0.5)
+        if segments and segments[-1].activity is seg.activity:
+            segments[-1] = Segment(seg.activity, segments[-1].start_s, seg.end_s)
+        else:
+            segments.append(seg)
+        c += length
+    if start_s is not None and segments:
+        segments[0] = Segment(
+            segments[0].activity, max(start_s, segments[0].start_s), segments[0].end_s
+        )
+    return segments

@@ -1,0 +1,279 @@
+"""Acti4-style window features on an absolute sample-time grid, built from quarter-seconds.
+
+Every feature comes from per-quarter-second sums. A quarter ``q`` holds the samples with
+``q * 0.25 <= t_s < (q + 1) * 0.25``; the grid is absolute (whole seconds of sample time),
+so a stream cut into blocks anywhere and the same samples analysed at once produce the same
+quarters, bit for bit: each quarter is summed from the same samples in the same order.
+
+Windows follow Acti4: 2 s long, 1 s apart. Window ``c`` (an integer second) covers
+``[c - 1, c + 1)``, i.e. quarters ``4c - 4 .. 4c + 3``, and stands for the one-second slot
+``[c - 0.5, c + 0.5)`` in the output. Its features:
+
+- ``n``: samples in the window; ``filled``: how many of its 8 quarters hold samples (a window
+  with fewer than ``min_filled`` is unknown: too few samples).
+- ``mean_s``: mean acceleration (g, sensor frame); in the body frame after the mount it is
+  the gravity direction used for angles.
+- acceleration SD (g), the Acti4 way: the sample standard deviation (N - 1) of each body
+  axis over the window, computed from the covariance of the window's samples rotated by the
+  mount. ``sd_max_g`` is the largest of the three (Acti4's still/move test) and
+  ``sd_vertical_g`` the SD of the body's up axis (Acti4 uses the thigh's long axis, which
+  is vertical when upright, for walk/run). No 5 Hz low-pass is applied.
+- gyroscope mean and largest absolute rate per axis (deg/s) where the sensor has one.
+
+Quarters also carry what the transition detector needs to integrate vertical motion
+without keeping samples: with ``m`` the acceleration magnitude in g and each sample weighted
+``w = 0.25 / n`` s (the quarter's mean times its length), ``mag_int = sum w (m - 1)`` (g*s)
+and ``mag_mom = sum w (m - 1) (t_end - t)`` (g*s^2) where ``t_end`` is the quarter's end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from devices.mount import Mount
+from devices.samples import FloatArray
+
+QUARTER_S = 0.25
+QUARTERS_PER_S = 4
+WINDOW_QUARTERS = 8
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+# Order of the six distinct products x_i * x_j kept per quarter.
+_PAIRS = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
+
+
+def quarter_index(t_s: float | FloatArray) -> IntArray:
+    """Quarter-second index of sample times on the absolute grid."""
+    return np.floor(np.asarray(t_s, dtype=np.float64) / QUARTER_S).astype(np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class QuarterSums:
+    """Per-quarter sums of consecutive quarters ``first .. first + len - 1``.
+
+    Empty quarters (no samples) have zero counts and zero sums.
+    """
+
+    first: int
+    n: IntArray  # (q,)
+    acc_sum: FloatArray  # (q, 3) g
+    acc_products: FloatArray  # (q, 6) g^2, order xx, yy, zz, xy, xz, yz
+    mag_sum: FloatArray  # (q,) g
+    mag_sq_sum: FloatArray  # (q,) g^2
+    mag_int: FloatArray  # (q,) g*s
+    mag_mom: FloatArray  # (q,) g*s^2
+    gyro_sum: FloatArray | None  # (q, 3) deg/s
+    gyro_absmax: FloatArray | None  # (q, 3) deg/s
+
+    def __len__(self) -> int:
+        """Number of quarters."""
+        return int(self.n.shape[0])
+
+
+def quarter_sums(
+    t_s: FloatArray, acc_g: FloatArray, gyro_dps: FloatArray | None, first: int, stop: int
+) -> QuarterSums:
+    """Sum samples into quarters ``first .. stop - 1``; samples must lie inside that range.
+
+    Vectorised: one ``np.add.reduceat`` per quantity over all quarters.
+    """
+    count = stop - first
+    q = quarter_index(t_s) - first
+    n = np.bincount(q, minlength=count).astype(np.int64)[:count]
+    acc = np.asarray(acc_g, dtype=np.float64)
+    mag = np.sqrt(np.einsum("ij,ij->i", acc, acc))
+    products = np.empty((acc.shape[0], 6))
+    for k, (i, j) in enumerate(_PAIRS):
+        np.multiply(acc[:, i], acc[:, j], out=products[:, k])
+    filled = n > 0
+    starts = np.concatenate(([0], np.cumsum(n)[:-1]))[filled]
+    weight = np.zeros(count)
+    weight[filled] = QUARTER_S / n[filled]
+    w_sample = weight[q]
+    tau = (q + first + 1) * QUARTER_S - t_s
+    dev = (mag - 1.0) * w_sample
+
+    def per_quarter(values: FloatArray, reducer: np.ufunc = np.add) -> FloatArray:
+        out = np.zeros((count, *values.shape[1:]))
+        if values.shape[0]:
+            out[filled] = reducer.reduceat(values, starts, axis=0)
+        return out
+
+    gyro_sum = gyro_absmax = None
+    if gyro_dps is not None:
+        gyro = np.asarray(gyro_dps, dtype=np.float64)
+        gyro_sum = per_quarter(gyro)
+        gyro_absmax = per_quarter(np.abs(gyro), np.maximum)
+    return QuarterSums(
+        first=first,
+        n=n,
+        acc_sum=per_quarter(acc),
+        acc_products=per_quarter(products),
+        mag_sum=per_quarter(mag),
+        mag_sq_sum=per_quarter(mag * mag),
+        mag_int=per_quarter(dev),
+        mag_mom=per_quarter(dev * tau),
+        gyro_sum=gyro_sum,
+        gyro_absmax=gyro_absmax,
+    )
+
+
+def empty_quarter_sums(first: int, count: int, has_gyro: bool) -> QuarterSums:
+    """``count`` quarters without samples (a gap in the data)."""
+    gyro = np.zeros((count, 3)) if has_gyro else None
+    return QuarterSums(
+        first=first,
+        n=np.zeros(count, dtype=np.int64),
+        acc_sum=np.zeros((count, 3)),
+        acc_products=np.zeros((count, 6)),
+        mag_sum=np.zeros(count),
+        mag_sq_sum=np.zeros(count),
+        mag_int=np.zeros(count),
+        mag_mom=np.zeros(count),
+        gyro_sum=gyro,
+        gyro_absmax=None if gyro is None else gyro.copy(),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WindowFeatures:
+    """Features of consecutive windows ``first .. first + len - 1`` (window = center second)."""
+
+    first: int
+    n: IntArray  # (w,) samples
+    filled: IntArray  # (w,) quarters holding samples, 0..8
+    mean_s: FloatArray  # (w, 3) g, sensor frame
+    cov_s: FloatArray  # (w, 3, 3) g^2, sample covariance (N - 1), sensor frame
+    gyro_mean_dps: FloatArray | None  # (w, 3)
+    gyro_absmax_dps: FloatArray | None  # (w, 3)
+
+    def __len__(self) -> int:
+        """Number of windows."""
+        return int(self.n.shape[0])
+
+    @property
+    def centers_s(self) -> FloatArray:
+        """Center time of each window (also the middle of its one-second output slot)."""
+        return np.arange(self.first, self.first + len(self), dtype=np.float64)
+
+    def body_mean(self, mount: Mount) -> FloatArray:
+        """Mean acceleration in the body frame (w, 3)."""
+        return mount.to_body(self.mean_s)
+
+    def body_sd(self, mount: Mount) -> FloatArray:
+        """Acceleration SD of each body axis (w, 3), g."""
+        r = mount.sensor_from_body
+        var = np.einsum("wab,aj,bj->wj", self.cov_s, r, r)
+        return np.asarray(np.sqrt(np.maximum(var, 0.0)), dtype=np.float64)
+
+
+def _seconds(values: FloatArray) -> FloatArray:
+    """Sum groups of four consecutive quarters, always in the same order."""
+    return np.asarray(values[0::4] + values[1::4] + values[2::4] + values[3::4])
+
+
+def window_features(quarters: QuarterSums) -> WindowFeatures:
+    """Features of every window fully inside the given quarters.
+
+    ``quarters.first`` must be a whole second (a multiple of 4) and the length a multiple of
+    4; the result covers windows ``first/4 + 1 .. (first + len)/4 - 1``. Every window is
+    summed from its two seconds in a fixed order, so the result does not depend on how the
+    quarters were grouped into calls.
+    """
+    if quarters.first % QUARTERS_PER_S or len(quarters) % QUARTERS_PER_S:
+        raise ValueError("quarters must cover whole seconds")
+    n_s = _seconds(quarters.n.astype(np.float64))
+    filled_s = _seconds((quarters.n > 0).astype(np.float64))
+    acc_s = _seconds(quarters.acc_sum)
+    prod_s = _seconds(quarters.acc_products)
+    n = n_s[:-1] + n_s[1:]
+    filled = filled_s[:-1] + filled_s[1:]
+    acc_sum = acc_s[:-1] + acc_s[1:]
+    prod = prod_s[:-1] + prod_s[1:]
+    safe_n = np.maximum(n, 1.0)
+    mean = acc_sum / safe_n[:, None]
+    cov = np.empty((n.shape[0], 3, 3))
+    denom = np.maximum(n - 1.0, 1.0)
+    for k, (i, j) in enumerate(_PAIRS):
+        c = (prod[:, k] - n * mean[:, i] * mean[:, j]) / denom
+        cov[:, i, j] = c
+        cov[:, j, i] = c
+    gyro_mean = gyro_absmax = None
+    if quarters.gyro_sum is not None and quarters.gyro_absmax is not None:
+        g_s = _seconds(quarters.gyro_sum)
+        gyro_mean = (g_s[:-1] + g_s[1:]) / safe_n[:, None]
+        q_max = quarters.gyro_absmax
+        m_s = np.maximum(np.maximum(q_max[0::4], q_max[1::4]), np.maximum(q_max[2::4], q_max[3::4]))
+        gyro_absmax = np.maximum(m_s[:-1], m_s[1:])
+    return WindowFeatures(
+        first=quarters.first // QUARTERS_PER_S + 1,
+        n=n.astype(np.int64),
+        filled=filled.astype(np.int64),
+        mean_s=mean,
+        cov_s=cov,
+        gyro_mean_dps=gyro_mean,
+        gyro_absmax_dps=gyro_absmax,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VerticalMotion:
+    """Vertical motion over a movement between two rests, from quarter sums.
+
+    ``rise_m``: height gained (negative: lost) between the rests. ``v_min_mps``/``v_max_mps``:
+    extremes of the vertical velocity at quarter ends; ``first_mps``: the first velocity
+    beyond ``excursion_mps`` in either direction (0 if none), telling down-then-up from
+    up-then-down.
+    """
+
+    rise_m: float
+    v_min_mps: float
+    v_max_mps: float
+    first_mps: float
+
+
+STANDARD_GRAVITY_MPS2 = 9.80665
+
+
+def vertical_motion(
+    mag_int: FloatArray,
+    mag_mom: FloatArray,
+    mag_before_g: float,
+    mag_after_g: float,
+    excursion_mps: float,
+) -> VerticalMotion:
+    """Integrate the magnitude deviation of a movement twice, with zero velocity at both ends.
+
+    To first order the acceleration magnitude minus 1 g is the vertical acceleration,
+    whatever the sensor's orientation. Velocity is forced to zero at both ends (the wearer
+    rests before and after): a constant offset is removed, and the resting magnitudes
+    before and after (``mag_before_g``, ``mag_after_g``; they differ slightly when a sensor's
+    axes are not perfectly scaled) are removed as a linear ramp.
+    """
+    count = mag_int.shape[0]
+    duration = count * QUARTER_S
+    if count == 0:
+        return VerticalMotion(0.0, 0.0, 0.0, 0.0)
+    ends = np.arange(1, count + 1) * QUARTER_S  # quarter ends, from the movement's start
+    velocity = np.cumsum(mag_int)  # g*s at quarter ends, before corrections
+    total = float(velocity[-1])
+    # Displacement at the end: each quarter's own moment plus its velocity carried onward.
+    disp = float(np.sum(mag_mom + mag_int * (duration - ends)))
+    ramp = mag_after_g - mag_before_g
+    rise = disp - total * duration / 2.0 + ramp * duration * duration / 12.0
+    # Velocity corrected for the constant offset and the ramp (quarter ends).
+    frac = ends / duration
+    corrected = velocity - total * frac - ramp * duration * (frac * frac - frac) / 2.0
+    v = corrected * STANDARD_GRAVITY_MPS2
+    beyond = np.flatnonzero(np.abs(v) > excursion_mps)
+    first = float(v[beyond[0]]) if beyond.shape[0] else 0.0
+    return VerticalMotion(
+        rise_m=rise * STANDARD_GRAVITY_MPS2,
+        v_min_mps=float(min(0.0, v.min())),
+        v_max_mps=float(max(0.0, v.max())),
+        first_mps=first,
+    )
