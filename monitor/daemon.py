@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from alerts.catalogue import Catalogue
 from alerts.mqtt import MqttConnection, MqttPublisher
@@ -25,7 +26,12 @@ from devices.scenario import ScenarioError, load_scenario
 from devices.simulated import SimulatedSensor
 from devices.source import SampleSource
 from monitor.clock import ScaledClock
-from monitor.evaluation import EvaluationThresholds, SensorSetup, WearerEvaluator
+from monitor.evaluation import (
+    EvaluationThresholds,
+    SensorSetup,
+    WearerEvaluator,
+    WearerStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +213,7 @@ async def _evaluate_wearer(
     """Drain one wearer's queue: evaluate, decide, publish; keep the retained state fresh."""
     last_state_s = float("-inf")
     last_activity: str | None = None
+    daily = DailySitting()
     while pipeline.open_sources > 0:
         block = await pipeline.queue.get()
         if block is None:
@@ -222,18 +229,36 @@ async def _evaluate_wearer(
         now_s = clock.now_s()
         activity = str(status.activity)
         if activity != last_activity or now_s - last_state_s >= state_interval_s * clock.speed:
-            publisher.publish_state(pipeline.name, _state_of(status, clock))
+            publisher.publish_state(pipeline.name, _state_of(status, clock, daily))
             last_state_s, last_activity = now_s, activity
     for observation in pipeline.evaluator.finish():
         nudge = policy.decide(observation)
         if nudge is not None:
             publisher.publish_nudge(nudge)
-    publisher.publish_state(pipeline.name, _state_of(pipeline.evaluator.status(), clock))
+    publisher.publish_state(pipeline.name, _state_of(pipeline.evaluator.status(), clock, daily))
     log.info("all sources of %s have ended", pipeline.name)
 
 
-def _state_of(status: object, clock: ScaledClock) -> WearerState:
-    return WearerState.from_status(status, clock.now())
+@dataclass(slots=True)
+class DailySitting:
+    """Today's sitting time from the evaluation's running total, reset at local midnight."""
+
+    day: date | None = None
+    baseline_s: float = 0.0
+
+    def today_s(self, total_s: float, now: datetime) -> float:
+        """Seconds sat since the start of ``now``'s local day."""
+        local_day = now.astimezone().date()
+        if local_day != self.day:
+            self.day, self.baseline_s = local_day, total_s if self.day is not None else 0.0
+        return total_s - self.baseline_s
+
+
+def _state_of(status: WearerStatus, clock: ScaledClock, daily: DailySitting) -> WearerState:
+    now = clock.now()
+    return WearerState.from_status(
+        status, now, sitting_today_s=daily.today_s(status.sitting_total_s, now)
+    )
 
 
 async def _wait_for_signal(stop: asyncio.Event) -> None:
@@ -308,7 +333,7 @@ async def _run_tasks(
             if until_sources_end:
                 tasks.create_task(_stop_when_done(evaluations, publisher, stop))
     except* ShutdownRequestedError:
-        return
+        log.info("shutting down")
 
 
 def _source_runner(

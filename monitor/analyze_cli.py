@@ -1,0 +1,108 @@
+"""``backwatch analyze``: recordings in, one JSON Lines record per input out."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from config.settings import load_settings
+from devices.mount import Mount
+from devices.recording import Recording, read_recording
+from devices.samples import Placement
+from monitor.analyze import analyze_sensors
+from monitor.daemon import evaluation_thresholds
+from monitor.evaluation import EvaluationThresholds, SensorSetup
+
+_PROGRESS_MIN_S = 3600.0  # announce inputs longer than an hour on stderr
+
+
+class AnalyzeUsageError(ValueError):
+    """Arguments of ``analyze`` that do not describe a set of recordings."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisInput:
+    """One JSON Lines record's worth of input: one wearer's sensors and their files."""
+
+    label: str
+    files: dict[Placement, Path]
+    mounts: dict[Placement, Mount]
+
+
+def _split_pair(text: str, what: str) -> tuple[Placement, str]:
+    placement, sep, value = text.partition("=")
+    if not sep or not value:
+        raise AnalyzeUsageError(f"{what} {text!r} is not PLACEMENT=VALUE")
+    try:
+        return Placement(placement.strip()), value
+    except ValueError as exc:
+        allowed = ", ".join(p.value for p in Placement)
+        raise AnalyzeUsageError(f"{what} {text!r}: placement must be one of {allowed}") from exc
+
+
+def plan_inputs(args: argparse.Namespace) -> list[AnalysisInput]:
+    """Turn the command line into the list of analyses to run, in order."""
+    if args.sensor and args.files:
+        raise AnalyzeUsageError("give either FILE... or --sensor PLACEMENT=FILE, not both")
+    if args.sensor:
+        files: dict[Placement, Path] = {}
+        for text in args.sensor:
+            placement, value = _split_pair(text, "--sensor")
+            if placement in files:
+                raise AnalyzeUsageError(f"--sensor names {placement} twice")
+            files[placement] = Path(value)
+        mounts: dict[Placement, Mount] = {}
+        for text in args.sensor_mount:
+            placement, value = _split_pair(text, "--sensor-mount")
+            if placement not in files:
+                raise AnalyzeUsageError(f"--sensor-mount for {placement}, which has no --sensor")
+            mounts[placement] = Mount.parse(value)
+        if args.mount is not None:
+            raise AnalyzeUsageError("with --sensor, give mounts as --sensor-mount PLACEMENT=UP,FWD")
+        label = str(next(iter(files.values())))
+        return [AnalysisInput(label, files, mounts)]
+    if not args.files:
+        raise AnalyzeUsageError("no recordings given (FILE... or --sensor PLACEMENT=FILE)")
+    if args.sensor_mount:
+        raise AnalyzeUsageError("--sensor-mount goes with --sensor")
+    placement = Placement(args.placement)
+    mounts = {placement: Mount.parse(args.mount)} if args.mount is not None else {}
+    return [AnalysisInput(str(path), {placement: path}, mounts) for path in args.files]
+
+
+def analyze_input(item: AnalysisInput, thresholds: EvaluationThresholds) -> dict[str, object]:
+    """Read and evaluate one input; the JSON Lines record."""
+    recordings: dict[SensorSetup, Recording] = {}
+    for placement, path in item.files.items():
+        recording = read_recording(path)
+        if recording.duration_s >= _PROGRESS_MIN_S:
+            print(
+                f"backwatch: analysing {path} ({recording.duration_s / 3600:.1f} h)",
+                file=sys.stderr,
+                flush=True,
+            )
+        setup = SensorSetup(placement.value, placement, item.mounts.get(placement))
+        recordings[setup] = recording
+    record = analyze_sensors(recordings, thresholds).to_json_dict(item.label)
+    if len(item.files) > 1:
+        record["sensors"] = {str(p): str(path) for p, path in item.files.items()}
+    return record
+
+
+def run_analyze(args: argparse.Namespace, out: TextIO) -> int:
+    """Run ``backwatch analyze``; errors propagate to the CLI as one-line messages."""
+    try:
+        inputs = plan_inputs(args)
+    except AnalyzeUsageError as exc:
+        print(f"backwatch analyze: {exc}", file=sys.stderr)
+        return 64
+    thresholds = evaluation_thresholds(load_settings(args.config)) if args.config else None
+    for item in inputs:
+        record = analyze_input(item, thresholds or EvaluationThresholds())
+        out.write(json.dumps(record, separators=(",", ":")) + "\n")
+        out.flush()
+    return 0
