@@ -1,0 +1,775 @@
+"""Bluetooth LE sensors through bleak: find, connect, stream into a BlockQueue, and recover.
+
+One :class:`BleSensorSource` owns one sensor. It finds it (by address, or by model and name),
+connects with bleak-retry-connector (one connect at a time per adapter, through a shared
+:class:`AdapterGate`), starts the sensor's stream, and turns each notification into samples
+in a small synchronous callback (stamp, decode, offer). A lost link, a refused command or a
+silent sensor (stale-data watchdog) leads to a reconnect after a capped, jittered,
+exponential backoff. Counters and the link state are readable at any time as a
+:class:`BleSensorStatus`; state changes are logged once per change.
+
+Sample times: every protocol gives per-sample times on the sensor's own clock (Polar PMD
+timestamps, the DIY board's milliseconds, or a sample count at the configured rate for the
+Thingy). A :class:`ClockAligner` maps that clock onto the pacer's, so blocks are strictly
+increasing in the daemon's time base even when the sensor clock was never set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from abc import ABC, abstractmethod
+from collections import deque
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+import numpy as np
+from bleak import BleakClient, BleakScanner
+from bleak.args.bluez import BlueZScannerArgs
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData
+from bleak.exc import BleakError
+from bleak_retry_connector import BleakClientWithServiceCache, establish_connection
+
+from devices.pacing import Pacer
+from devices.protocols import diy, thingy52
+from devices.protocols.battery import BATTERY_LEVEL_UUID, decode_battery_level
+from devices.protocols.catalog import SensorModel, identify
+from devices.protocols.errors import CommandRefusedError, DecodeError
+from devices.protocols.polar_pmd import (
+    PMD_CONTROL_POINT_UUID,
+    PMD_DATA_UUID,
+    PmdMeasurementType,
+    PmdOpCode,
+    PmdStatus,
+    build_get_settings_command,
+    build_start_command,
+    build_stop_command,
+    check_response,
+    decode_data_frame,
+    parse_control_point_response,
+    parse_features,
+    parse_settings,
+)
+from devices.queue import BlockQueue
+from devices.samples import FloatArray, SampleBlock
+
+log = logging.getLogger(__name__)
+
+_LINK_ERRORS = (BleakError, TimeoutError, EOFError, OSError)
+_NS_PER_S = 1e9
+_COMMAND_TIMEOUT_S = 5.0
+_RATE_WINDOW_S = 5.0
+
+
+class BleSourceError(Exception):
+    """A Bluetooth problem at the edge of backwatch (bleak's errors are wrapped in this)."""
+
+
+class BluetoothUnavailableError(BleSourceError):
+    """No usable adapter (BlueZ missing, adapter absent or powered off)."""
+
+
+class SensorProtocolError(BleSourceError):
+    """The device does not offer what its model should (wrong model, wrong firmware)."""
+
+
+class LinkState(StrEnum):
+    """Where a sensor's link is."""
+
+    IDLE = "idle"
+    SCANNING = "scanning"
+    CONNECTING = "connecting"
+    STREAMING = "streaming"
+    BACKOFF = "backoff"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectPolicy:
+    """Timing of discovery, connection attempts and the stale-data watchdog.
+
+    After the k-th consecutive failure the source waits
+    ``min(max_delay_s, initial_delay_s * multiplier^(k-1))``, reduced by a random fraction
+    of up to ``jitter`` so that several sensors do not retry in step.
+    """
+
+    initial_delay_s: float = 1.0
+    max_delay_s: float = 60.0
+    multiplier: float = 2.0
+    jitter: float = 0.5
+    scan_timeout_s: float = 10.0
+    connect_attempts: int = 3
+    stale_after_s: float = 5.0
+
+    def delay_s(self, failures: int, rng: random.Random) -> float:
+        """Backoff before the next attempt after ``failures`` consecutive failures (≥ 1)."""
+        base = min(self.max_delay_s, self.initial_delay_s * self.multiplier ** max(0, failures - 1))
+        return base * (1.0 - self.jitter * rng.random())
+
+
+@dataclass(frozen=True, slots=True)
+class BleSensorConfig:
+    """Which sensor to use and how to drive it.
+
+    With ``address`` None, the first sensor of ``model`` (and ``name``, if given) found in a
+    scan is used, and kept for later reconnects. ``rate_hz`` is the wanted sample rate:
+    Polar picks the nearest rate the device offers, the Thingy clamps to 1-200 Hz, the DIY
+    board reports its own. ``adapter`` selects a controller such as ``"hci1"``.
+    """
+
+    sensor_id: str
+    model: SensorModel | None = None
+    address: str | None = None
+    name: str | None = None
+    adapter: str | None = None
+    rate_hz: float | None = None
+    range_g: int = 8
+    block_s: float = 0.1
+    policy: ReconnectPolicy = field(default_factory=ReconnectPolicy)
+
+    def __post_init__(self) -> None:
+        """A sensor must be findable."""
+        if self.address is None and self.model is None and self.name is None:
+            raise ValueError(f"{self.sensor_id}: give an address, a model or a name")
+
+
+@dataclass(frozen=True, slots=True)
+class BleSensorStatus:
+    """A snapshot of one Bluetooth sensor for status reports (MQTT, logs, tests)."""
+
+    sensor_id: str
+    model: SensorModel | None
+    address: str | None
+    name: str | None
+    adapter: str | None
+    state: LinkState
+    since_s: float | None
+    battery_pct: int | None
+    rate_hz: float | None
+    samples: int
+    notifications: int
+    decode_errors: int
+    sequence_gaps: int
+    lost_samples: int
+    queue_dropped_samples: int
+    connects: int
+    reconnects: int
+    connect_failures: int
+    stale_timeouts: int
+    last_error: str | None
+
+    @property
+    def connected(self) -> bool:
+        """Whether samples are flowing over a live link."""
+        return self.state is LinkState.STREAMING
+
+
+@dataclass(frozen=True, slots=True)
+class FoundSensor:
+    """A supported sensor seen in a scan."""
+
+    model: SensorModel
+    name: str | None
+    address: str
+    rssi_dbm: int | None
+    adapter: str | None
+
+
+class AdapterGate:
+    """One connect at a time per adapter; share one gate among every source of a process."""
+
+    def __init__(self) -> None:
+        """No adapter is busy yet."""
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def lock(self, adapter: str | None) -> asyncio.Lock:
+        """The lock of ``adapter`` (None: the default adapter)."""
+        return self._locks.setdefault(adapter or "default", asyncio.Lock())
+
+
+# --------------------------------------------------------------------------- scanning
+
+
+def _bluez_args(adapter: str | None) -> BlueZScannerArgs:
+    return BlueZScannerArgs(adapter=adapter) if adapter else BlueZScannerArgs()
+
+
+async def scan(timeout_s: float = 5.0, adapter: str | None = None) -> list[FoundSensor]:
+    """Supported sensors in range, strongest first."""
+    try:
+        found = await BleakScanner.discover(
+            timeout=timeout_s, return_adv=True, bluez=_bluez_args(adapter)
+        )
+    except _LINK_ERRORS as exc:
+        raise BluetoothUnavailableError(f"Bluetooth scan failed: {exc}") from exc
+    sensors = []
+    for device, adv in found.values():
+        name = adv.local_name or device.name
+        model = identify(name, adv.service_uuids)
+        if model is not None:
+            sensors.append(FoundSensor(model, name, device.address, adv.rssi, adapter))
+    return sorted(sensors, key=lambda s: -(s.rssi_dbm if s.rssi_dbm is not None else -999))
+
+
+# --------------------------------------------------------------------------- time and blocks
+
+
+class ClockAligner:
+    """Maps a sensor clock (seconds, any epoch) onto the host clock, keeping time increasing.
+
+    The offset follows ``host receipt time - sensor time of the newest sample`` with an
+    exponential average, so transmission jitter is smoothed out; a jump larger than
+    ``reset_after_s`` (clock reset, long gap) re-anchors at once.
+    """
+
+    def __init__(self, smoothing: float = 0.02, reset_after_s: float = 1.0) -> None:
+        """Start without an offset."""
+        self._smoothing = smoothing
+        self._reset_after_s = reset_after_s
+        self._offset_s: float | None = None
+        self._last_s: float | None = None
+        self.resets = 0
+
+    def forget_offset(self) -> None:
+        """A new connection: the sensor clock may have restarted."""
+        self._offset_s = None
+
+    def align(self, sensor_t_s: FloatArray, host_now_s: float) -> FloatArray:
+        """Host times of the samples; samples not after the previous output are dropped."""
+        candidate = host_now_s - float(sensor_t_s[-1])
+        if self._offset_s is None or abs(candidate - self._offset_s) > self._reset_after_s:
+            if self._offset_s is not None:
+                self.resets += 1
+            self._offset_s = candidate
+        else:
+            self._offset_s += self._smoothing * (candidate - self._offset_s)
+        host_t_s = sensor_t_s + self._offset_s
+        if self._last_s is not None:
+            host_t_s = host_t_s[host_t_s > self._last_s]
+        if host_t_s.size:
+            self._last_s = float(host_t_s[-1])
+        return host_t_s
+
+
+@dataclass(slots=True)
+class _Counters:
+    samples: int = 0
+    notifications: int = 0
+    decode_errors: int = 0
+    sequence_gaps: int = 0
+    lost_samples: int = 0
+    connects: int = 0
+    reconnects: int = 0
+    connect_failures: int = 0
+    stale_timeouts: int = 0
+
+
+class _Emitter:
+    """Collects decoded samples, aligns their times and offers blocks of ~``block_s``."""
+
+    def __init__(self, sensor_id: str, queue: BlockQueue, pacer: Pacer, block_s: float) -> None:
+        self._sensor_id = sensor_id
+        self._queue = queue
+        self._pacer = pacer
+        self._block_s = block_s
+        self.aligner = ClockAligner()
+        self._t: list[FloatArray] = []
+        self._acc: list[FloatArray] = []
+        self._gyro: list[FloatArray] = []
+        self._has_gyro: bool | None = None
+        self._pending = 0
+        self.samples = 0
+        self.last_data_monotonic_s: float | None = None
+        self.rate_window: deque[tuple[float, int]] = deque()
+
+    def emit(self, sensor_t_s: FloatArray, acc_g: FloatArray, gyro_dps: FloatArray | None) -> None:
+        """Queue samples (sensor clock) for the next block; offer it once full."""
+        now_s = self._pacer.now_s()
+        host_t = self.aligner.align(sensor_t_s, now_s)
+        keep = host_t.shape[0]
+        if keep == 0:
+            return
+        has_gyro = gyro_dps is not None
+        if self._has_gyro is not None and has_gyro != self._has_gyro:
+            self.flush()
+        self._has_gyro = has_gyro
+        self._t.append(host_t)
+        self._acc.append(acc_g[-keep:])
+        if gyro_dps is not None:
+            self._gyro.append(gyro_dps[-keep:])
+        self._pending += keep
+        if self._pending > 1:
+            first_s = float(self._t[0][0])
+            span_s = (float(host_t[-1]) - first_s) * self._pending / (self._pending - 1)
+            if span_s >= self._block_s * 0.9:
+                self.flush()
+
+    def flush(self) -> None:
+        """Offer what is pending as one block."""
+        if not self._pending:
+            return
+        t_s = np.concatenate(self._t)
+        acc = np.vstack(self._acc)
+        gyro = np.vstack(self._gyro) if self._has_gyro else None
+        self._t, self._acc, self._gyro = [], [], []
+        self._pending = 0
+        self.samples += t_s.shape[0]
+        self._queue.offer(SampleBlock(self._sensor_id, t_s, acc, gyro))
+        loop_now = asyncio.get_running_loop().time()
+        self.rate_window.append((loop_now, t_s.shape[0]))
+        while self.rate_window and loop_now - self.rate_window[0][0] > _RATE_WINDOW_S:
+            self.rate_window.popleft()
+
+    def measured_rate_hz(self) -> float | None:
+        """Samples per second over the last few seconds."""
+        if len(self.rate_window) < 2:
+            return None
+        span = self.rate_window[-1][0] - self.rate_window[0][0]
+        if span <= 0:
+            return None
+        return sum(n for _, n in list(self.rate_window)[1:]) / span
+
+
+# --------------------------------------------------------------------------- protocol sessions
+
+
+class _Session(ABC):
+    """What one sensor model needs on a fresh connection, and its notification handlers."""
+
+    def __init__(self, config: BleSensorConfig, emitter: _Emitter, counters: _Counters) -> None:
+        self.config = config
+        self.emitter = emitter
+        self.counters = counters
+        self._warned_decode = False
+
+    @abstractmethod
+    async def start(self, client: BleakClient) -> None:
+        """Configure the sensor and subscribe to its data."""
+
+    @property
+    @abstractmethod
+    def nominal_rate_hz(self) -> float:
+        """The rate the sensor was started at."""
+
+    def _decode_failed(self, exc: DecodeError) -> None:
+        self.counters.decode_errors += 1
+        if not self._warned_decode:
+            self._warned_decode = True
+            log.warning("%s: undecodable notification: %s", self.config.sensor_id, exc)
+        else:
+            log.debug("%s: undecodable notification: %s", self.config.sensor_id, exc)
+
+    def _mark_data(self) -> None:
+        self.counters.notifications += 1
+        self.emitter.last_data_monotonic_s = asyncio.get_running_loop().time()
+
+
+def _require(client: BleakClient, uuid: str, what: str) -> BleakGATTCharacteristic:
+    char = client.services.get_characteristic(uuid)
+    if char is None:
+        raise SensorProtocolError(f"the device has no {what} characteristic ({uuid})")
+    return char
+
+
+class _PolarSession(_Session):
+    """Polar PMD: read features, subscribe, ask for settings, start ACC."""
+
+    def __init__(self, config: BleSensorConfig, emitter: _Emitter, counters: _Counters) -> None:
+        super().__init__(config, emitter, counters)
+        self._rate_hz = 0.0
+        self._factor = 1.0
+        self._previous_ns: int | None = None
+        self._response: asyncio.Future[bytes] | None = None
+
+    @property
+    def nominal_rate_hz(self) -> float:
+        return self._rate_hz
+
+    async def start(self, client: BleakClient) -> None:
+        control = _require(client, PMD_CONTROL_POINT_UUID, "PMD control point")
+        data = _require(client, PMD_DATA_UUID, "PMD data")
+        features = parse_features(bytes(await client.read_gatt_char(control)))
+        if PmdMeasurementType.ACC not in features:
+            raise SensorProtocolError("the device does not stream ACC over PMD")
+        await client.start_notify(control, self._on_control)
+        await client.start_notify(data, self._on_data)
+        acc = PmdMeasurementType.ACC
+        offered = parse_settings(
+            await self._command(client, control, build_get_settings_command(acc))
+        )
+        wanted = self.config.rate_hz or 200.0
+        rates = offered.sample_rates_hz or (int(wanted),)
+        rate = min(rates, key=lambda r: (abs(r - wanted), -r))
+        ranges = offered.ranges or (self.config.range_g,)
+        range_g = self.config.range_g if self.config.range_g in ranges else max(ranges)
+        start = build_start_command(acc, sample_rate_hz=rate, resolution_bits=16, range_g=range_g)
+        try:
+            parameters = await self._command(client, control, start)
+        except _AlreadyStartedError:
+            await self._command(client, control, build_stop_command(acc))
+            parameters = await self._command(client, control, start)
+        self._factor = parse_settings(parameters).factor or 1.0
+        self._rate_hz = float(rate)
+        self._previous_ns = None
+
+    async def _command(
+        self, client: BleakClient, control: BleakGATTCharacteristic, command: bytes
+    ) -> bytes:
+        loop = asyncio.get_running_loop()
+        self._response = loop.create_future()
+        await client.write_gatt_char(control, command, response=True)
+        async with asyncio.timeout(_COMMAND_TIMEOUT_S):
+            answer = await self._response
+        response = parse_control_point_response(answer)
+        op, kind = PmdOpCode(command[0]), PmdMeasurementType(command[1])
+        if op is PmdOpCode.START_MEASUREMENT and response.status == PmdStatus.ALREADY_IN_STATE:
+            raise _AlreadyStartedError
+        return check_response(response, op, kind)
+
+    def _on_control(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+        if self._response is not None and not self._response.done():
+            self._response.set_result(bytes(data))
+
+    def _on_data(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+        self._mark_data()
+        try:
+            frame = decode_data_frame(
+                bytes(data),
+                previous_timestamp_ns=self._previous_ns,
+                sample_rate_hz=self._rate_hz or None,
+                factor=self._factor,
+            )
+        except DecodeError as exc:
+            self._decode_failed(exc)
+            return
+        if frame.measurement_type is not PmdMeasurementType.ACC:
+            return
+        if self._previous_ns is not None and self._rate_hz:
+            expected_ns = len(frame) * _NS_PER_S / self._rate_hz
+            elapsed_ns = frame.timestamp_ns - self._previous_ns
+            if elapsed_ns > 1.5 * expected_ns:
+                self.counters.sequence_gaps += 1
+                self.counters.lost_samples += round(
+                    (elapsed_ns - expected_ns) / _NS_PER_S * self._rate_hz
+                )
+        self._previous_ns = frame.timestamp_ns
+        self.emitter.emit(frame.sample_timestamps_ns / _NS_PER_S, frame.values, None)
+
+
+class _AlreadyStartedError(Exception):
+    """A PMD stream was still running from an earlier session."""
+
+
+class _ThingySession(_Session):
+    """Thingy:52: write the motion configuration, subscribe to raw data."""
+
+    def __init__(self, config: BleSensorConfig, emitter: _Emitter, counters: _Counters) -> None:
+        super().__init__(config, emitter, counters)
+        self._rate_hz = 0.0
+        self._records: list[bytes] = []
+        self._index = 0
+        self._batch = 1
+
+    @property
+    def nominal_rate_hz(self) -> float:
+        return self._rate_hz
+
+    async def start(self, client: BleakClient) -> None:
+        config_char = _require(client, thingy52.MOTION_CONFIG_UUID, "Thingy motion config")
+        raw = _require(client, thingy52.RAW_UUID, "Thingy raw motion")
+        wanted = round(self.config.rate_hz or 100.0)
+        rate = min(max(wanted, thingy52.MOTION_RATE_MIN_HZ), thingy52.MOTION_RATE_MAX_HZ)
+        current = thingy52.parse_motion_config(bytes(await client.read_gatt_char(config_char)))
+        wanted_config = replace(current, motion_frequency_hz=rate)
+        if current != wanted_config:
+            await client.write_gatt_char(
+                config_char, thingy52.build_motion_config(wanted_config), response=True
+            )
+        self._rate_hz = float(rate)
+        self._batch = max(1, round(rate * self.config.block_s))
+        self._records = []
+        self._index = 0
+        await client.start_notify(raw, self._on_raw)
+
+    def _on_raw(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+        self._mark_data()
+        if len(data) != thingy52.RAW_RECORD_BYTES:
+            self._decode_failed(
+                DecodeError(f"Thingy raw notification must be 18 bytes, got {len(data)}")
+            )
+            return
+        self._records.append(bytes(data))
+        if len(self._records) >= self._batch:
+            self.flush()
+
+    def flush(self) -> None:
+        """Decode the batched records at once and hand them on."""
+        if not self._records:
+            return
+        batch = thingy52.decode_raw_records(b"".join(self._records))
+        n = len(batch)
+        sensor_t = (self._index + np.arange(n, dtype=np.float64)) / self._rate_hz
+        self._index += n
+        self._records = []
+        self.emitter.emit(sensor_t, batch.acc_g, batch.gyro_dps)
+
+
+class _DiySession(_Session):
+    """DIY board: read the scales, subscribe to batched frames, count sequence gaps."""
+
+    def __init__(self, config: BleSensorConfig, emitter: _Emitter, counters: _Counters) -> None:
+        super().__init__(config, emitter, counters)
+        self._board: diy.DiyConfig | None = None
+        self._previous_seq: int | None = None
+        self._clock_ms: int | None = None
+
+    @property
+    def nominal_rate_hz(self) -> float:
+        return self._board.rate_hz if self._board is not None else 0.0
+
+    async def start(self, client: BleakClient) -> None:
+        config_char = _require(client, diy.DIY_CONFIG_UUID, "DIY config")
+        data = _require(client, diy.DIY_DATA_UUID, "DIY data")
+        self._board = diy.parse_config(bytes(await client.read_gatt_char(config_char)))
+        self._previous_seq = None
+        self._clock_ms = None
+        await client.start_notify(data, self._on_data)
+
+    def _on_data(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+        self._mark_data()
+        board = self._board
+        if board is None:
+            return
+        try:
+            frame = diy.decode_frame(bytes(data), board)
+        except DecodeError as exc:
+            self._decode_failed(exc)
+            return
+        missing = diy.sequence_gap(self._previous_seq, frame.seq)
+        if missing:
+            self.counters.sequence_gaps += 1
+            self.counters.lost_samples += missing * len(frame)
+        self._previous_seq = frame.seq
+        self._clock_ms = diy.unwrap_t_ms(self._clock_ms, frame.t_ms)
+        sensor_t_s = (self._clock_ms + (frame.sample_times_ms - frame.t_ms)) / 1000.0
+        self.emitter.emit(sensor_t_s, frame.acc_g, frame.gyro_dps)
+
+
+_SESSIONS: dict[SensorModel, type[_Session]] = {
+    SensorModel.POLAR_H10: _PolarSession,
+    SensorModel.POLAR_VERITY_SENSE: _PolarSession,
+    SensorModel.THINGY52: _ThingySession,
+    SensorModel.DIY: _DiySession,
+}
+
+
+# --------------------------------------------------------------------------- the source
+
+
+class BleSensorSource:
+    """A live Bluetooth LE sensor as a sample source (``sensor_id``, ``run(queue, pacer)``)."""
+
+    def __init__(
+        self,
+        config: BleSensorConfig,
+        *,
+        gate: AdapterGate | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        """Prepare to drive the sensor ``config`` describes; nothing happens until run()."""
+        self.config = config
+        self._gate = gate if gate is not None else AdapterGate()
+        self._rng = rng if rng is not None else random.Random()  # noqa: S311 (jitter, not crypto)
+        self._counters = _Counters()
+        self._state = LinkState.IDLE
+        self._since_s: float | None = None
+        self._address = config.address.upper() if config.address else None
+        self._name = config.name
+        self._model = config.model
+        self._battery_pct: int | None = None
+        self._last_error: str | None = None
+        self._reported: str | None = None
+        self._emitter: _Emitter | None = None
+        self._queue: BlockQueue | None = None
+
+    @property
+    def sensor_id(self) -> str:
+        """The configured sensor id that names its blocks."""
+        return self.config.sensor_id
+
+    def status(self) -> BleSensorStatus:
+        """A snapshot of the link and its counters."""
+        c = self._counters
+        emitter = self._emitter
+        return BleSensorStatus(
+            sensor_id=self.sensor_id,
+            model=self._model,
+            address=self._address,
+            name=self._name,
+            adapter=self.config.adapter,
+            state=self._state,
+            since_s=self._since_s,
+            battery_pct=self._battery_pct,
+            rate_hz=emitter.measured_rate_hz() if emitter is not None else None,
+            samples=emitter.samples if emitter is not None else 0,
+            notifications=c.notifications,
+            decode_errors=c.decode_errors,
+            sequence_gaps=c.sequence_gaps,
+            lost_samples=c.lost_samples,
+            queue_dropped_samples=(
+                self._queue.counters.dropped_samples if self._queue is not None else 0
+            ),
+            connects=c.connects,
+            reconnects=c.reconnects,
+            connect_failures=c.connect_failures,
+            stale_timeouts=c.stale_timeouts,
+            last_error=self._last_error,
+        )
+
+    def _set_state(self, state: LinkState, pacer: Pacer) -> None:
+        if state is not self._state:
+            self._state = state
+            self._since_s = pacer.now_s()
+            log.debug("%s: %s", self.sensor_id, state)
+
+    def _report(self, summary: str, level: int = logging.INFO) -> None:
+        """Log a status line once per change (a sensor that stays away logs once)."""
+        if summary != self._reported:
+            self._reported = summary
+            log.log(level, "%s: %s", self.sensor_id, summary)
+
+    async def run(self, queue: BlockQueue, pacer: Pacer) -> None:
+        """Stream until cancelled, reconnecting as needed. Never returns on its own."""
+        self._queue = queue
+        emitter = _Emitter(self.sensor_id, queue, pacer, self.config.block_s)
+        self._emitter = emitter
+        policy = self.config.policy
+        failures = 0
+        streamed_before = False
+        try:
+            while True:
+                streamed = False
+                try:
+                    streamed = await self._session(emitter, pacer)
+                except (BleSourceError, DecodeError, CommandRefusedError, *_LINK_ERRORS) as exc:
+                    self._last_error = f"{type(exc).__name__}: {exc}"
+                    self._counters.connect_failures += 1
+                    self._report(f"unavailable ({self._last_error})", logging.WARNING)
+                if streamed:
+                    failures = 0
+                    if streamed_before:
+                        self._counters.reconnects += 1
+                    streamed_before = True
+                failures += 1
+                self._set_state(LinkState.BACKOFF, pacer)
+                delay_s = policy.delay_s(failures, self._rng)
+                log.debug("%s: next attempt in %.2f s", self.sensor_id, delay_s)
+                await asyncio.sleep(delay_s)
+        finally:
+            emitter.flush()
+            self._set_state(LinkState.STOPPED, pacer)
+
+    async def _find(self) -> BLEDevice | None:
+        policy = self.config.policy
+        adapter_args = _bluez_args(self.config.adapter)
+        if self._address is not None:
+            return await BleakScanner.find_device_by_address(
+                self._address, timeout=policy.scan_timeout_s, bluez=adapter_args
+            )
+
+        def wanted(device: BLEDevice, adv: AdvertisementData) -> bool:
+            name = adv.local_name or device.name
+            model = identify(name, adv.service_uuids)
+            if model is None or (self._model is not None and model is not self._model):
+                return False
+            return self._name is None or name == self._name
+
+        return await BleakScanner.find_device_by_filter(
+            wanted, timeout=policy.scan_timeout_s, bluez=adapter_args
+        )
+
+    async def _session(self, emitter: _Emitter, pacer: Pacer) -> bool:
+        """One connection from discovery to loss; True if samples flowed."""
+        policy = self.config.policy
+        lost = asyncio.Event()
+        async with self._gate.lock(self.config.adapter):
+            self._set_state(LinkState.SCANNING, pacer)
+            device = await self._find()
+            if device is None:
+                raise BleSourceError(
+                    f"not found within {policy.scan_timeout_s:g} s "
+                    f"({self._address or self._model or self._name})"
+                )
+            model = self._model or identify(device.name, ())
+            if model is None:
+                raise SensorProtocolError(f"{device.name!r} is not a supported sensor model")
+            self._model = model
+            self._address = device.address.upper()
+            self._name = device.name or self._name
+            self._set_state(LinkState.CONNECTING, pacer)
+            client = await establish_connection(
+                BleakClientWithServiceCache,
+                device,
+                self.sensor_id,
+                disconnected_callback=lambda _client: lost.set(),
+                max_attempts=policy.connect_attempts,
+            )
+        session = _SESSIONS[model](self.config, emitter, self._counters)
+        streamed = False
+        try:
+            self._counters.connects += 1
+            emitter.aligner.forget_offset()
+            await self._read_battery(client)
+            await session.start(client)
+            emitter.last_data_monotonic_s = None
+            self._set_state(LinkState.STREAMING, pacer)
+            self._last_error = None
+            self._report(
+                f"streaming {model} {self._name} ({self._address}) at "
+                f"{session.nominal_rate_hz:g} Hz"
+            )
+            streamed = True
+            await self._watch(lost, emitter)
+        finally:
+            if isinstance(session, _ThingySession):
+                session.flush()
+            emitter.flush()
+            with contextlib.suppress(*_LINK_ERRORS):
+                async with asyncio.timeout(5.0):
+                    await client.disconnect()
+        return streamed
+
+    async def _watch(self, lost: asyncio.Event, emitter: _Emitter) -> None:
+        """Return when the link is lost or the sensor has been silent too long."""
+        stale_after_s = self.config.policy.stale_after_s
+        loop = asyncio.get_running_loop()
+        watch_from = loop.time()
+        while True:
+            try:
+                async with asyncio.timeout(stale_after_s / 4):
+                    await lost.wait()
+            except TimeoutError:
+                last = emitter.last_data_monotonic_s or watch_from
+                silent_s = loop.time() - max(last, watch_from)
+                if silent_s > stale_after_s:
+                    self._counters.stale_timeouts += 1
+                    self._last_error = f"no data for {silent_s:.1f} s"
+                    self._report(f"stale ({self._last_error}); reconnecting", logging.WARNING)
+                    return
+            else:
+                self._last_error = "link lost"
+                self._report("link lost; reconnecting", logging.WARNING)
+                return
+
+    async def _read_battery(self, client: BleakClient) -> None:
+        char = client.services.get_characteristic(BATTERY_LEVEL_UUID)
+        if char is None:
+            return
+        try:
+            self._battery_pct = decode_battery_level(bytes(await client.read_gatt_char(char)))
+        except (DecodeError, *_LINK_ERRORS) as exc:
+            log.debug("%s: battery level unreadable: %s", self.sensor_id, exc)
