@@ -78,3 +78,5 @@ async def emulated_bluez(
         finally:
             bluez.close()
             bus.disconnect()
+            with contextlib.suppress(Exception):
+                await bus.wait_for_disconnect()  # type: ignore[no-untyped-call]

@@ -218,8 +218,8 @@ class DeviceInterface(ServiceInterface):
         return "random"
 
     @dbus_property(access=PropertyAccess.READ, name="Name")
-    def name(self) -> DBusStr:
-        """Advertised name."""
+    def device_name(self) -> DBusStr:
+        """Advertised name (the Python name must not shadow ServiceInterface.name)."""
         return self._peripheral.sensor.identity.name
 
     @dbus_property(access=PropertyAccess.READ, name="Alias")
@@ -546,8 +546,8 @@ class AdapterInterface(ServiceInterface):
         return "public"
 
     @dbus_property(access=PropertyAccess.READ, name="Name")
-    def name(self) -> DBusStr:
-        """System name."""
+    def adapter_name(self) -> DBusStr:
+        """System name (the Python name must not shadow ServiceInterface.name)."""
         return "backwatch-emulator"
 
     @dbus_property(access=PropertyAccess.READ, name="Alias")

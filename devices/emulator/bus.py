@@ -81,6 +81,7 @@ async def private_bus(directory: Path | None = None) -> AsyncIterator[str]:
             "--print-address=1",
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,  # a Ctrl-C or SIGTERM to our group must not kill it first
         )
         try:
             assert process.stdout is not None
