@@ -57,6 +57,7 @@ from monitor.windows import (
     QUARTER_S,
     QuarterSums,
     VerticalMotion,
+    tail_rise_m,
     vertical_motion,
 )
 
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
     from monitor.evaluation import EvaluationThresholds
 
 CodeArray = npt.NDArray[np.int8]
+_SHORT = 16  # below this many labels a plain loop beats numpy's call overhead
 
 
 class Activity(StrEnum):
@@ -112,8 +114,9 @@ class Transition:
     rest after; ``pre_s`` is None at the start of the data and after a long gap, and for a
     movement longer than ``max_transition_s`` it is the mean over the movement's last
     seconds but two (walking, usually). ``motion`` is None when the movement cannot be
-    integrated (too long, a gap, no rest before). ``known_s``: the sample time at which the
-    rest after was confirmed.
+    integrated (too long, a gap, no rest before); ``tail_rise_m`` is then the height change
+    over the movement's last ``tail_s`` seconds, integrated back from the rest after (None
+    when not available). ``known_s``: the sample time at which the rest after was confirmed.
     """
 
     start_s: float
@@ -122,37 +125,39 @@ class Transition:
     pre_s: FloatArray | None
     post_s: FloatArray
     motion: VerticalMotion | None
+    tail_rise_m: float | None = None
 
 
 @dataclass(slots=True)
 class _History:
     """The latest quarters the transition detector may still need."""
 
-    first: int
-    n: npt.NDArray[np.int64]
-    acc_sum: FloatArray
-    mag_sum: FloatArray
-    mag_int: FloatArray
-    mag_mom: FloatArray
+    q: QuarterSums
+
+    @property
+    def first(self) -> int:
+        """Index of the oldest quarter held."""
+        return self.q.first
+
+    @property
+    def end(self) -> int:
+        """One past the newest quarter held."""
+        return self.q.first + len(self.q)
 
     def extend(self, q: QuarterSums, keep: int) -> None:
         """Append quarters and forget all but the last ``keep`` + len(q)."""
-        drop = max(0, self.n.shape[0] - keep)
-        self.first += drop
-        self.n = np.concatenate((self.n[drop:], q.n))
-        self.acc_sum = np.concatenate((self.acc_sum[drop:], q.acc_sum))
-        self.mag_sum = np.concatenate((self.mag_sum[drop:], q.mag_sum))
-        self.mag_int = np.concatenate((self.mag_int[drop:], q.mag_int))
-        self.mag_mom = np.concatenate((self.mag_mom[drop:], q.mag_mom))
+        drop = max(0, len(self.q) - keep)
+        self.q = self.q.slice(drop, len(self.q)).concat(q)
 
     def mean(self, start: int, stop: int) -> tuple[FloatArray, float] | None:
         """Mean acceleration vector and magnitude over quarters [start, stop), if any."""
-        a = max(start - self.first, 0)
-        b = max(stop - self.first, 0)
-        n = int(self.n[a:b].sum())
+        a = max(start - self.q.first, 0)
+        b = max(stop - self.q.first, 0)
+        n = int(self.q.n[a:b].sum())
         if n == 0:
             return None
-        return self.acc_sum[a:b].sum(axis=0) / n, float(self.mag_sum[a:b].sum()) / n
+        total = self.q.sums[a:b].sum(axis=0)
+        return total[0:3] / n, float(total[9]) / n
 
 
 class TransitionDetector:
@@ -173,6 +178,7 @@ class TransitionDetector:
         "_rest_q",
         "_sd_g",
         "_still_start",
+        "_tail_q",
         "_tilt_cos",
     )
 
@@ -183,6 +189,7 @@ class TransitionDetector:
         self._rest_q = max(1, round(thresholds.rest_min_s / QUARTER_S))
         self._max_q = round(thresholds.max_transition_s / QUARTER_S)
         self._excursion_mps = thresholds.descent_mps
+        self._tail_q = round(thresholds.tail_s / QUARTER_S)
         self._keep = self._max_q + 40
         self._hist: _History | None = None
         self._prev_dir = np.full(3, np.nan)
@@ -196,28 +203,30 @@ class TransitionDetector:
         if len(q) == 0:
             return []
         if self._hist is None:
-            self._hist = _History(q.first, q.n.copy(), q.acc_sum, q.mag_sum, q.mag_int, q.mag_mom)
+            self._hist = _History(q)
         else:
             self._hist.extend(q, self._keep)
-        n = q.n.astype(np.float64)
-        filled = q.n > 0
+        n = q.n
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = q.acc_sum / n[:, None]
+            mean = q.acc_sum / n[:, None]  # NaN rows for empty quarters
             mag_mean = q.mag_sum / n
             mag_var = q.mag_sq_sum / n - mag_mean * mag_mean
-            dirs = mean / np.linalg.norm(mean, axis=1)[:, None]
-        prev = np.vstack((self._prev_dir[None, :], dirs[:-1]))
+            dirs = mean / np.sqrt(np.einsum("ij,ij->i", mean, mean))[:, None]
+        prev = np.concatenate((self._prev_dir[None, :], dirs[:-1]))
         cos = np.einsum("ij,ij->i", dirs, prev)
         # After an empty quarter there is nothing to compare the tilt with: NaN passes.
-        still = filled & (mag_var < self._sd_g * self._sd_g) & ~(cos <= self._tilt_cos)
+        # Empty quarters have a NaN variance, which fails the first test.
+        still = (mag_var < self._sd_g * self._sd_g) & ~(cos <= self._tilt_cos)
         self._prev_dir = dirs[-1]
-        change = np.flatnonzero(np.diff(still.astype(np.int8))) + 1
-        bounds = np.concatenate(([0], change, [len(q)]))
+        change = (np.flatnonzero(still[1:] != still[:-1]) + 1).tolist()
+        starts = [0, *change]
+        stops = [*change, len(q)]
+        flags = still[starts].tolist()
         out: list[Transition] = []
-        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        for a, b, is_still in zip(starts, stops, flags, strict=True):
             qa = q.first + a
             qb = q.first + b
-            if still[a]:
+            if is_still:
                 if self._still_start is None:
                     self._still_start = qa
                 if not self._in_rest and qb - self._still_start >= self._rest_q:
@@ -235,7 +244,7 @@ class TransitionDetector:
         """End of data: a still run of at least ``min_rest_s`` at the very end is a rest."""
         if self._in_rest or self._still_start is None or self._hist is None:
             return []
-        end = self._hist.first + int(self._hist.n.shape[0])
+        end = self._hist.end
         if (end - self._still_start) * QUARTER_S < min_rest_s:
             return []
         self._in_rest = True
@@ -256,10 +265,10 @@ class TransitionDetector:
             pre = self._pre[0]
             a = start - hist.first
             b = still_start - hist.first
-            if a >= 0 and bool(np.all(hist.n[a:b] > 0)):
+            if a >= 0 and bool(np.all(hist.q.n[a:b] > 0)):
                 motion = vertical_motion(
-                    hist.mag_int[a:b],
-                    hist.mag_mom[a:b],
+                    hist.q.mag_int[a:b],
+                    hist.q.mag_mom[a:b],
                     self._pre[1],
                     post[1],
                     self._excursion_mps,
@@ -267,6 +276,16 @@ class TransitionDetector:
         elif length > self._max_q:
             late = hist.mean(still_start - 24, still_start - 8)
             pre = None if late is None else late[0]
+        tail = None
+        a = still_start - self._tail_q - hist.first
+        b = still_start - hist.first
+        if (
+            motion is None
+            and a >= 0
+            and (self._rest_end is None or length >= self._tail_q)
+            and bool(np.all(hist.q.n[a:b] > 0))
+        ):
+            tail = tail_rise_m(hist.q.mag_int[a:b], hist.q.mag_mom[a:b], post[1])
         return Transition(
             start_s=start * QUARTER_S,
             end_s=still_start * QUARTER_S,
@@ -274,6 +293,7 @@ class TransitionDetector:
             pre_s=pre,
             post_s=post[0],
             motion=motion,
+            tail_rise_m=tail,
         )
 
 
@@ -302,21 +322,29 @@ def judge_transition(
     motion: VerticalMotion | None,
     upright_b: Sequence[float],
     thresholds: EvaluationThresholds,
+    tail_rise: float | None = None,
 ) -> Posture | None:
     """The posture after a movement between rests, or None when it tells nothing new.
 
     ``pre_b``/``post_b``: body-frame gravity at the rests before and after; ``upright_b``:
-    the current upright reference; ``posture``: the posture before the movement.
+    the current upright reference; ``posture``: the posture before the movement;
+    ``tail_rise``: height change over the end of a movement that could not be integrated
+    whole (see :class:`Transition`).
     """
     th = thresholds
     lying_deg = th.waist_lying_deg if placement is Placement.WAIST else th.trunk_lying_deg
-    if pre_b is None or _angle_deg(post_b, upright_b) > lying_deg:
+    if _angle_deg(post_b, upright_b) > lying_deg:
+        return None
+    if tail_rise is not None and tail_rise <= -th.drop_m and posture is not Posture.SEATED:
+        return Posture.SEATED  # came down into the rest (walked straight into a chair)
+    if pre_b is None:
         return None
     rise = motion.rise_m if motion is not None else None
     if rise is not None and abs(rise) > th.max_rise_m:
         rise = None  # stairs, a lift, or integration gone wrong: no height evidence
     if _angle_deg(pre_b, upright_b) > lying_deg:  # getting up from lying
-        return Posture.UPRIGHT if rise is not None and rise >= th.rise_m else Posture.SEATED
+        stood = rise is not None and rise >= th.lying_rise_m
+        return Posture.UPRIGHT if stood else Posture.SEATED
     stood_up = rise is not None and rise >= th.rise_m
     first = motion.first_mps if motion is not None else 0.0
     went_down_first = first <= -th.descent_mps
@@ -478,6 +506,7 @@ class PostureLabeler:
             motion=tr.motion,
             upright_b=self._upright,
             thresholds=self._th,
+            tail_rise=tr.tail_rise_m,
         )
         post_lying = _angle_deg(post, self._upright) > self._lying_deg
         pre_lying = pre is not None and _angle_deg(pre, self._upright) > self._lying_deg
@@ -485,6 +514,8 @@ class PostureLabeler:
             # Lying down and getting up count as lying until the movement ends.
             self._cover_end = tr.end_s
             self._cover_code = LYING
+        if post_lying:
+            self._posture = Posture.UNKNOWN
         if new is None:
             return
         if not (post_lying or pre_lying) and (
@@ -528,7 +559,8 @@ class PostureLabeler:
             incl = _angle_deg(v, self._upright)
             if incl > self._lying_deg:
                 out[i] = LYING
-                self._posture = Posture.UNKNOWN
+                if c > self._cover_end:  # not the end of a transition out of lying
+                    self._posture = Posture.UNKNOWN
                 self._move_run = 0
                 continue
             if t_known[i]:
@@ -669,8 +701,14 @@ def _emit(out: list[tuple[int, int]], code: int, length: int) -> None:
 
 def run_lengths(codes: npt.NDArray[np.integer]) -> list[tuple[int, int]]:
     """Run-length encoding of a label array: ``[(code, length), ...]`` (vectorised)."""
-    if codes.shape[0] == 0:
-        return []
+    if codes.shape[0] < _SHORT:
+        runs: list[tuple[int, int]] = []
+        for code in codes.tolist():
+            if runs and runs[-1][0] == code:
+                runs[-1] = (code, runs[-1][1] + 1)
+            else:
+                runs.append((code, 1))
+        return runs
     change = np.flatnonzero(codes[1:] != codes[:-1]) + 1
     starts = np.concatenate(([0], change))
     lengths = np.diff(np.concatenate((starts, [codes.shape[0]])))

@@ -2,7 +2,7 @@
 
 :class:`WearerEvaluator` is what the daemon feeds and what ``analyze`` runs on a recording.
 Everything runs on sample time. The work per block is one vectorised copy into the sensor's
-ring; about once a second of sample time (``evaluate_every_s``) the new complete
+ring; once per ``evaluate_every_s`` of sample time (2 s live) the new complete
 quarter-seconds are summed, window features built, the transition detector and the
 window labeller advanced, minimum bouts applied and the sitting tracker fed. A window's
 activity is decided ``decision_lookahead_s`` seconds after it (transitions and minimum bouts
@@ -106,11 +106,16 @@ class EvaluationThresholds:
     rest_min_s: float = 0.5
     #: Longer movements are not integrated for height (s).
     max_transition_s: float = 8.0
+    #: Tail of a long movement integrated back from the rest after it (s).
+    tail_s: float = 2.0
     #: Height gained by standing up (m); lost by sitting down (m); larger changes are
     #: distrusted (m).
     rise_m: float = 0.2
     drop_m: float = 0.2
     max_rise_m: float = 1.5
+    #: Getting up from lying raises the body at least this much when standing up; less is
+    #: sitting up (m).
+    lying_rise_m: float = 0.5
     #: A first vertical velocity below minus this marks a movement that went down first (m/s).
     descent_mps: float = 0.25
     #: Backward pelvis tilt from the rest before that marks sitting down (waist, deg).
@@ -128,8 +133,6 @@ class EvaluationThresholds:
     decision_lookahead_s: int = 4
     #: A sensor whose samples lag the others' by more than this is treated as stalled (s).
     stall_s: float = 5.0
-    #: Sample time between evaluation passes (s); blocks in between are only stored.
-    evaluate_every_s: float = 1.0
 
     def min_bout_windows(self) -> dict[int, int]:
         """Minimum bout lengths in one-second windows, by activity code."""
@@ -187,7 +190,10 @@ class WearerStatus:
     sitting_total_s: float
 
 
-_RING_RATE_HZ = 400.0  # room per second of ring; faster sensors get their blocks split
+#: Default sample time between evaluation passes for a live wearer (s).
+LIVE_EVALUATE_EVERY_S = 2.0
+_RING_RATE_HZ = 400.0  # ring room per second; faster sensors get their blocks split
+_RING_S = 20.0  # seconds of ring at that rate; half full, its samples are summed
 
 
 @dataclass(slots=True)
@@ -241,8 +247,7 @@ class _Channel:
     def __init__(self, setup: SensorSetup, thresholds: EvaluationThresholds) -> None:
         self.setup = setup
         self.th = thresholds
-        capacity = int(_RING_RATE_HZ * (3.0 * thresholds.evaluate_every_s + 10.0))
-        self.capacity = capacity
+        self.capacity = int(_RING_RATE_HZ * _RING_S)
         self.ring: SampleRing | None = None
         self.orientation: SensorOrientation | None = (
             SensorOrientation(setup.mount, MountSource.DECLARED)
@@ -329,49 +334,14 @@ class _Channel:
             return
 
     def _add_window_quarters(self, q: QuarterSums) -> None:
-        buf = q if self.window_buffer is None else _concat_quarters(self.window_buffer, q)
+        buf = q if self.window_buffer is None else self.window_buffer.concat(q)
         whole = len(buf) // QUARTERS_PER_S
         if whole >= 2:
-            wf = window_features(_slice_quarters(buf, 0, whole * QUARTERS_PER_S))
+            wf = window_features(buf.slice(0, whole * QUARTERS_PER_S))
             self.windows.add(wf, self.min_filled)
             self.latest_mean_s = wf.mean_s[-1] if bool(wf.filled[-1] >= self.min_filled) else None
-            buf = _slice_quarters(buf, (whole - 1) * QUARTERS_PER_S, len(buf))
+            buf = buf.slice((whole - 1) * QUARTERS_PER_S, len(buf))
         self.window_buffer = buf
-
-
-def _concat_quarters(a: QuarterSums, b: QuarterSums) -> QuarterSums:
-    gyro_sum = gyro_absmax = None
-    if a.gyro_sum is not None and b.gyro_sum is not None:
-        gyro_sum = np.concatenate((a.gyro_sum, b.gyro_sum))
-    if a.gyro_absmax is not None and b.gyro_absmax is not None:
-        gyro_absmax = np.concatenate((a.gyro_absmax, b.gyro_absmax))
-    return QuarterSums(
-        first=a.first,
-        n=np.concatenate((a.n, b.n)),
-        acc_sum=np.concatenate((a.acc_sum, b.acc_sum)),
-        acc_products=np.concatenate((a.acc_products, b.acc_products)),
-        mag_sum=np.concatenate((a.mag_sum, b.mag_sum)),
-        mag_sq_sum=np.concatenate((a.mag_sq_sum, b.mag_sq_sum)),
-        mag_int=np.concatenate((a.mag_int, b.mag_int)),
-        mag_mom=np.concatenate((a.mag_mom, b.mag_mom)),
-        gyro_sum=gyro_sum,
-        gyro_absmax=gyro_absmax,
-    )
-
-
-def _slice_quarters(q: QuarterSums, start: int, stop: int) -> QuarterSums:
-    return QuarterSums(
-        first=q.first + start,
-        n=q.n[start:stop],
-        acc_sum=q.acc_sum[start:stop],
-        acc_products=q.acc_products[start:stop],
-        mag_sum=q.mag_sum[start:stop],
-        mag_sq_sum=q.mag_sq_sum[start:stop],
-        mag_int=q.mag_int[start:stop],
-        mag_mom=q.mag_mom[start:stop],
-        gyro_sum=None if q.gyro_sum is None else q.gyro_sum[start:stop],
-        gyro_absmax=None if q.gyro_absmax is None else q.gyro_absmax[start:stop],
-    )
 
 
 _BODY_PREFERENCE = (Placement.TRUNK, Placement.WAIST)
@@ -391,8 +361,18 @@ class WearerEvaluator:
         wearer: str,
         sensors: Sequence[SensorSetup],
         thresholds: EvaluationThresholds | None = None,
+        *,
+        evaluate_every_s: float = LIVE_EVALUATE_EVERY_S,
     ) -> None:
-        """Set up rings and state for each sensor."""
+        """Set up rings and state for each sensor.
+
+        ``evaluate_every_s``: sample time between evaluation passes; blocks in between are
+        only stored. Results do not depend on it; latency and cost per day do (a pass costs
+        a few hundred microseconds, so offline analysis uses long passes).
+        """
+        if not evaluate_every_s > 0:
+            raise EvaluationError(f"evaluate_every_s must be positive, got {evaluate_every_s}")
+        self._evaluate_every_s = evaluate_every_s
         th = thresholds if thresholds is not None else EvaluationThresholds()
         if not sensors:
             raise EvaluationError(f"wearer {wearer!r} has no sensors")
@@ -447,7 +427,7 @@ class WearerEvaluator:
             channel.append(part)
             if channel.unsummed > channel.capacity // 2:
                 self._sum(channel, final=False)
-            if channel.newest_s - self._last_eval_s >= self.thresholds.evaluate_every_s:
+            if channel.newest_s - self._last_eval_s >= self._evaluate_every_s:
                 out.extend(self._evaluate(final=False))
         return out
 

@@ -44,6 +44,10 @@ BoolArray = npt.NDArray[np.bool_]
 
 # Order of the six distinct products x_i * x_j kept per quarter.
 _PAIRS = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
+_PAIR_I = np.array([i for i, _ in _PAIRS])
+_PAIR_J = np.array([j for _, j in _PAIRS])
+# Where each entry of a 3x3 covariance comes from among the six products.
+_COV_INDEX = np.array([0, 3, 4, 3, 1, 5, 4, 5, 2])
 
 
 def quarter_index(t_s: float | FloatArray) -> IntArray:
@@ -51,27 +55,89 @@ def quarter_index(t_s: float | FloatArray) -> IntArray:
     return np.floor(np.asarray(t_s, dtype=np.float64) / QUARTER_S).astype(np.int64)
 
 
+# Columns of the per-quarter sum matrix.
+_ACC = slice(0, 3)
+_PROD = slice(3, 9)
+_MAG = 9
+_MAG_SQ = 10
+_MAG_INT = 11
+_MAG_MOM = 12
+_GYRO = slice(13, 16)
+_COLUMNS = 16
+
+
 @dataclass(frozen=True, slots=True)
 class QuarterSums:
     """Per-quarter sums of consecutive quarters ``first .. first + len - 1``.
 
-    Empty quarters (no samples) have zero counts and zero sums.
+    All sums sit in one matrix ``sums`` (q, 16) so that every step is one numpy call; the
+    properties name its columns. Empty quarters (no samples) have zero counts and sums.
     """
 
     first: int
     n: IntArray  # (q,)
-    acc_sum: FloatArray  # (q, 3) g
-    acc_products: FloatArray  # (q, 6) g^2, order xx, yy, zz, xy, xz, yz
-    mag_sum: FloatArray  # (q,) g
-    mag_sq_sum: FloatArray  # (q,) g^2
-    mag_int: FloatArray  # (q,) g*s
-    mag_mom: FloatArray  # (q,) g*s^2
-    gyro_sum: FloatArray | None  # (q, 3) deg/s
-    gyro_absmax: FloatArray | None  # (q, 3) deg/s
+    sums: FloatArray  # (q, 16)
+    gyro_absmax: FloatArray | None  # (q, 3) deg/s, None without a gyroscope
 
     def __len__(self) -> int:
         """Number of quarters."""
         return int(self.n.shape[0])
+
+    @property
+    def acc_sum(self) -> FloatArray:
+        """Sum of acceleration (q, 3), g."""
+        return self.sums[:, _ACC]
+
+    @property
+    def acc_products(self) -> FloatArray:
+        """Sums of products (q, 6), g^2, order xx, yy, zz, xy, xz, yz."""
+        return self.sums[:, _PROD]
+
+    @property
+    def mag_sum(self) -> FloatArray:
+        """Sum of the acceleration magnitude (q,), g."""
+        return self.sums[:, _MAG]
+
+    @property
+    def mag_sq_sum(self) -> FloatArray:
+        """Sum of the squared magnitude (q,), g^2."""
+        return self.sums[:, _MAG_SQ]
+
+    @property
+    def mag_int(self) -> FloatArray:
+        """Integral of magnitude minus 1 g over the quarter (q,), g*s."""
+        return self.sums[:, _MAG_INT]
+
+    @property
+    def mag_mom(self) -> FloatArray:
+        """First moment of that integral about the quarter's end (q,), g*s^2."""
+        return self.sums[:, _MAG_MOM]
+
+    @property
+    def gyro_sum(self) -> FloatArray | None:
+        """Sum of angular rate (q, 3), deg/s; None without a gyroscope."""
+        return None if self.gyro_absmax is None else self.sums[:, _GYRO]
+
+    def slice(self, start: int, stop: int) -> QuarterSums:
+        """Quarters ``first + start .. first + stop - 1`` (views)."""
+        return QuarterSums(
+            first=self.first + start,
+            n=self.n[start:stop],
+            sums=self.sums[start:stop],
+            gyro_absmax=None if self.gyro_absmax is None else self.gyro_absmax[start:stop],
+        )
+
+    def concat(self, other: QuarterSums) -> QuarterSums:
+        """These quarters followed by ``other`` (which must follow on directly)."""
+        absmax = None
+        if self.gyro_absmax is not None and other.gyro_absmax is not None:
+            absmax = np.concatenate((self.gyro_absmax, other.gyro_absmax))
+        return QuarterSums(
+            first=self.first,
+            n=np.concatenate((self.n, other.n)),
+            sums=np.concatenate((self.sums, other.sums)),
+            gyro_absmax=absmax,
+        )
 
 
 def quarter_sums(
@@ -79,63 +145,40 @@ def quarter_sums(
 ) -> QuarterSums:
     """Sum samples into quarters ``first .. stop - 1``; samples must lie inside that range.
 
-    Vectorised: one ``np.add.reduceat`` per quantity over all quarters.
+    Vectorised: the per-sample quantities go into one matrix summed with a single
+    ``np.add.reduceat``.
     """
     count = stop - first
-    q = quarter_index(t_s) - first
-    n = np.bincount(q, minlength=count).astype(np.int64)[:count]
+    q = np.floor(t_s * QUARTERS_PER_S).astype(np.int64) - first  # exact: 4 is a power of 2
+    n = np.bincount(q, minlength=count)[:count].astype(np.int64)
     acc = np.asarray(acc_g, dtype=np.float64)
-    mag = np.sqrt(np.einsum("ij,ij->i", acc, acc))
-    products = np.empty((acc.shape[0], 6))
-    for k, (i, j) in enumerate(_PAIRS):
-        np.multiply(acc[:, i], acc[:, j], out=products[:, k])
-    filled = n > 0
-    starts = np.concatenate(([0], np.cumsum(n)[:-1]))[filled]
-    weight = np.zeros(count)
-    weight[filled] = QUARTER_S / n[filled]
-    w_sample = weight[q]
-    tau = (q + first + 1) * QUARTER_S - t_s
-    dev = (mag - 1.0) * w_sample
-
-    def per_quarter(values: FloatArray, reducer: np.ufunc = np.add) -> FloatArray:
-        out = np.zeros((count, *values.shape[1:]))
-        if values.shape[0]:
-            out[filled] = reducer.reduceat(values, starts, axis=0)
-        return out
-
-    gyro_sum = gyro_absmax = None
-    if gyro_dps is not None:
-        gyro = np.asarray(gyro_dps, dtype=np.float64)
-        gyro_sum = per_quarter(gyro)
-        gyro_absmax = per_quarter(np.abs(gyro), np.maximum)
-    return QuarterSums(
-        first=first,
-        n=n,
-        acc_sum=per_quarter(acc),
-        acc_products=per_quarter(products),
-        mag_sum=per_quarter(mag),
-        mag_sq_sum=per_quarter(mag * mag),
-        mag_int=per_quarter(dev),
-        mag_mom=per_quarter(dev * tau),
-        gyro_sum=gyro_sum,
-        gyro_absmax=gyro_absmax,
-    )
+    per_sample = np.empty((acc.shape[0], _COLUMNS))
+    per_sample[:, _ACC] = acc
+    np.multiply(acc[:, _PAIR_I], acc[:, _PAIR_J], out=per_sample[:, _PROD])
+    mag_sq = per_sample[:, 3:6].sum(axis=1)
+    per_sample[:, _MAG_SQ] = mag_sq
+    mag = np.sqrt(mag_sq, out=per_sample[:, _MAG])
+    dev = np.multiply(mag - 1.0, (QUARTER_S / np.maximum(n, 1))[q], out=per_sample[:, _MAG_INT])
+    np.multiply(dev, (q + first + 1) * QUARTER_S - t_s, out=per_sample[:, _MAG_MOM])
+    per_sample[:, _GYRO] = 0.0 if gyro_dps is None else gyro_dps
+    sums = np.zeros((count, _COLUMNS))
+    absmax = None if gyro_dps is None else np.zeros((count, 3))
+    if acc.shape[0]:
+        filled = n > 0
+        starts = (np.cumsum(n) - n)[filled]
+        sums[filled] = np.add.reduceat(per_sample, starts, axis=0)
+        if absmax is not None and gyro_dps is not None:
+            absmax[filled] = np.maximum.reduceat(np.abs(gyro_dps), starts, axis=0)
+    return QuarterSums(first=first, n=n, sums=sums, gyro_absmax=absmax)
 
 
 def empty_quarter_sums(first: int, count: int, has_gyro: bool) -> QuarterSums:
     """``count`` quarters without samples (a gap in the data)."""
-    gyro = np.zeros((count, 3)) if has_gyro else None
     return QuarterSums(
         first=first,
         n=np.zeros(count, dtype=np.int64),
-        acc_sum=np.zeros((count, 3)),
-        acc_products=np.zeros((count, 6)),
-        mag_sum=np.zeros(count),
-        mag_sq_sum=np.zeros(count),
-        mag_int=np.zeros(count),
-        mag_mom=np.zeros(count),
-        gyro_sum=gyro,
-        gyro_absmax=None if gyro is None else gyro.copy(),
+        sums=np.zeros((count, _COLUMNS)),
+        gyro_absmax=np.zeros((count, 3)) if has_gyro else None,
     )
 
 
@@ -186,33 +229,30 @@ def window_features(quarters: QuarterSums) -> WindowFeatures:
     """
     if quarters.first % QUARTERS_PER_S or len(quarters) % QUARTERS_PER_S:
         raise ValueError("quarters must cover whole seconds")
-    n_s = _seconds(quarters.n.astype(np.float64))
-    filled_s = _seconds((quarters.n > 0).astype(np.float64))
-    acc_s = _seconds(quarters.acc_sum)
-    prod_s = _seconds(quarters.acc_products)
-    n = n_s[:-1] + n_s[1:]
-    filled = filled_s[:-1] + filled_s[1:]
-    acc_sum = acc_s[:-1] + acc_s[1:]
-    prod = prod_s[:-1] + prod_s[1:]
+    counts = np.empty((len(quarters), 2))
+    counts[:, 0] = quarters.n
+    counts[:, 1] = quarters.n > 0
+    count_s = _seconds(counts)
+    sum_s = _seconds(quarters.sums)
+    count_w = count_s[:-1] + count_s[1:]
+    sum_w = sum_s[:-1] + sum_s[1:]
+    n = count_w[:, 0]
     safe_n = np.maximum(n, 1.0)
-    mean = acc_sum / safe_n[:, None]
-    cov = np.empty((n.shape[0], 3, 3))
+    mean = sum_w[:, _ACC] / safe_n[:, None]
+    prod = sum_w[:, _PROD]
     denom = np.maximum(n - 1.0, 1.0)
-    for k, (i, j) in enumerate(_PAIRS):
-        c = (prod[:, k] - n * mean[:, i] * mean[:, j]) / denom
-        cov[:, i, j] = c
-        cov[:, j, i] = c
+    centred = (prod - n[:, None] * mean[:, _PAIR_I] * mean[:, _PAIR_J]) / denom[:, None]
+    cov = centred[:, _COV_INDEX].reshape(-1, 3, 3)
     gyro_mean = gyro_absmax = None
-    if quarters.gyro_sum is not None and quarters.gyro_absmax is not None:
-        g_s = _seconds(quarters.gyro_sum)
-        gyro_mean = (g_s[:-1] + g_s[1:]) / safe_n[:, None]
+    if quarters.gyro_absmax is not None:
+        gyro_mean = sum_w[:, _GYRO] / safe_n[:, None]
         q_max = quarters.gyro_absmax
         m_s = np.maximum(np.maximum(q_max[0::4], q_max[1::4]), np.maximum(q_max[2::4], q_max[3::4]))
         gyro_absmax = np.maximum(m_s[:-1], m_s[1:])
     return WindowFeatures(
         first=quarters.first // QUARTERS_PER_S + 1,
         n=n.astype(np.int64),
-        filled=filled.astype(np.int64),
+        filled=count_w[:, 1].astype(np.int64),
         mean_s=mean,
         cov_s=cov,
         gyro_mean_dps=gyro_mean,
@@ -277,3 +317,18 @@ def vertical_motion(
         v_max_mps=float(max(0.0, v.max())),
         first_mps=first,
     )
+
+
+def tail_rise_m(mag_int: FloatArray, mag_mom: FloatArray, mag_after_g: float) -> float:
+    """Height change (m) over quarters that end at a rest, from the end backwards.
+
+    For movements that did not start from rest (walking straight into a chair), only the
+    end has a known velocity (zero): integrating backwards from it over a short tail gives
+    the height change over that tail. ``mag_after_g`` is the resting magnitude after it.
+    """
+    count = mag_int.shape[0]
+    base = mag_after_g - 1.0
+    s = mag_int - base * QUARTER_S
+    m = mag_mom - base * QUARTER_S * QUARTER_S / 2.0
+    offsets = np.arange(count) * QUARTER_S
+    return -float(np.sum(offsets * s + QUARTER_S * s - m)) * STANDARD_GRAVITY_MPS2

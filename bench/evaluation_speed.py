@@ -1,0 +1,118 @@
+"""Time the evaluation of 24 h of one 100 Hz six-axis sensor (``python -m bench.evaluation_speed``).
+
+The day is synthetic and held in memory: stretches of sitting, standing, walking and lying
+built from gravity in a posture plus noise and a 2 Hz gait. Two paths are timed, three runs
+each on one core: the daemon's (``WearerEvaluator.feed`` with 1 s blocks) and the offline one
+(``analyze_sensors`` on the whole recording). Prints min/median/max seconds and the peak
+resident memory of the process. Target: 24 h evaluated in at most 3 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from devices.mount import Mount
+from devices.recording import Recording
+from devices.samples import FloatArray, Placement, SampleBlock
+from monitor.analyze import analyze_sensors
+from monitor.evaluation import EvaluationThresholds, SensorSetup, WearerEvaluator
+
+RATE_HZ = 100.0
+DAY_S = 24 * 3600
+TARGET_S = 3.0
+SETUP = SensorSetup("trunk", Placement.TRUNK, Mount.identity())
+
+
+def synthetic_day(seconds: int = DAY_S, seed: int = 7) -> Recording:
+    """A day of trunk data (identity mount): posture stretches of 1-40 min."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE_HZ)
+    t = np.arange(n) / RATE_HZ
+    acc = np.empty((n, 3))
+    gyro = rng.normal(0.0, 1.5, (n, 3))
+    i = 0
+    while i < n:
+        length = int(rng.uniform(60, 2400) * RATE_HZ)
+        stop = min(n, i + length)
+        kind = rng.choice(["sit", "stand", "walk", "lie"], p=[0.45, 0.2, 0.25, 0.1])
+        tilt = np.radians({"sit": -10.0, "stand": 0.0, "walk": 5.0, "lie": 85.0}[kind])
+        acc[i:stop] = (-np.sin(tilt), 0.0, np.cos(tilt))
+        if kind == "walk":
+            phase = 2 * np.pi * 2.0 * t[i:stop]
+            acc[i:stop, 2] += 0.3 * np.sin(phase)
+            acc[i:stop, 0] += 0.15 * np.sin(phase / 2)
+            gyro[i:stop] += 40.0 * np.sin(phase)[:, None]
+        i = stop
+    acc += rng.normal(0.0, 0.01, acc.shape)
+    return Recording(t_s=t, acc_g=acc, gyro_dps=gyro)
+
+
+def stream(recording: Recording, block_s: float = 1.0) -> int:
+    """Feed the recording to a WearerEvaluator in blocks; return the segment count."""
+    evaluator = WearerEvaluator("bench", [SETUP], EvaluationThresholds())
+    step = int(block_s * RATE_HZ)
+    t: FloatArray = recording.t_s
+    gyro = recording.gyro_dps
+    assert gyro is not None
+    for a in range(0, t.shape[0], step):
+        evaluator.feed(
+            SampleBlock("trunk", t[a : a + step], recording.acc_g[a : a + step], gyro[a : a + step])
+        )
+    evaluator.finish()
+    return len(evaluator.segments)
+
+
+def offline(recording: Recording) -> int:
+    """The analyze path on the whole recording; return the segment count."""
+    return len(analyze_sensors({SETUP: recording}).segments)
+
+
+def timed(run: Callable[[], int], repeats: int) -> tuple[list[float], int]:
+    """Wall-clock seconds of each run, and the last run's result."""
+    times = []
+    result = 0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = run()
+        times.append(time.perf_counter() - start)
+    return times, result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Build the day, time both paths, print the numbers."""
+    parser = argparse.ArgumentParser(prog="python -m bench.evaluation_speed")
+    parser.add_argument("--hours", type=float, default=24.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    recording = synthetic_day(int(args.hours * 3600))
+    print(f"{args.hours:g} h at {RATE_HZ:g} Hz, 6 axes: {len(recording):,} samples")
+    ok = True
+    for name, run in (
+        ("stream (1 s blocks)", lambda: stream(recording)),
+        ("offline (analyze)", lambda: offline(recording)),
+    ):
+        times, segments = timed(run, args.repeats)
+        scaled = TARGET_S * args.hours / 24.0
+        ok = ok and min(times) <= scaled
+        print(
+            f"{name:20} min {min(times):6.2f} s  median {statistics.median(times):6.2f} s  "
+            f"max {max(times):6.2f} s  ({segments} segments; target {scaled:.2f} s)"
+        )
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"peak RSS {peak_kib / 1024:.0f} MiB (includes the day's samples in memory)")
+    print("meets the target" if ok else "ABOVE the target")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
