@@ -260,7 +260,7 @@ def test_window_sd_is_the_sample_sd_of_each_body_axis() -> None:
     rng = np.random.default_rng(5)
     rate = 100.0
     t = np.arange(0.0, 6.0, 1.0 / rate) + 1000.0
-    acc = [*rng.normal(0.0, 0.2, (t.shape[0], 3)), 0.1, -0.9, 0.3]
+    acc = rng.normal(0.0, 0.2, (t.shape[0], 3)) + np.array([0.1, -0.9, 0.3])
     q0 = int(np.floor(t[0] / QUARTER_S)) - 4
     q1 = int(np.floor(t[-1] / QUARTER_S)) + 4
     q1 += (-q1) % 4
