@@ -356,10 +356,17 @@ def judge_transition(
     tilt = _pitch_deg(post_b) - _pitch_deg(base_b) if forward_known else -_angle_deg(post_b, base_b)
     if placement is Placement.WAIST:
         tilt_deg = th.sit_tilt_deg if motion is not None else 2.0 * th.sit_tilt_deg
-        if stood_up and tilt > -tilt_deg:
+        if stood_up and (tilt > -tilt_deg or not forward_known):
             return Posture.UPRIGHT if posture is not Posture.UPRIGHT else None
         if posture is Posture.SEATED:
             return None
+        if not forward_known:
+            # Without the sign of the tilt a bend looks like sitting: ask for height evidence.
+            sat = rise is not None and (
+                rise <= -th.drop_m
+                or (went_down_first and rise < th.rise_m / 2.0 and tilt <= -2.0 * tilt_deg)
+            )
+            return Posture.SEATED if sat else None
         sat = (
             tilt <= -2.0 * tilt_deg
             or (tilt <= -tilt_deg and not stood_up)
@@ -411,18 +418,27 @@ class ThighWindows:
     sd_vertical_g: FloatArray
 
 
+def _cover_start(tr: Transition, thresholds: EvaluationThresholds) -> float:
+    """Where a transition's effect starts: the movement's start, or its tail's if long."""
+    if tr.motion is not None:
+        return tr.start_s
+    return max(tr.start_s, tr.end_s - thresholds.tail_s)
+
+
 class PostureLabeler:
     """Labels windows in order from body-sensor (and optional thigh) features.
 
     Carries the posture, the upright reference and pending transitions between calls, so
     windows can be labelled in chunks of any size with the same result. Transitions are
     handed in with :meth:`add_transitions` before the windows they may affect: a
-    transition applies to windows from ``max(start_s, known_s - 1 - lookahead_s)`` on.
+    transition applies to windows from ``max(start, known_s - 1 - lookahead_s)`` on, where
+    ``start`` is the movement's start (for a long movement, the start of its tail).
     """
 
     __slots__ = (
         "_cover_code",
         "_cover_end",
+        "_cover_start",
         "_forward_known",
         "_lookahead_s",
         "_lying_deg",
@@ -464,6 +480,7 @@ class PostureLabeler:
         self._posture = Posture.UNKNOWN
         self._upright = (0.0, 0.0, 1.0)
         self._ref_learned = False
+        self._cover_start = -math.inf
         self._cover_end = -math.inf
         self._cover_code = SITTING
         self._move_run = 0
@@ -480,7 +497,10 @@ class PostureLabeler:
     def add_transitions(self, transitions: Iterable[Transition]) -> None:
         """Queue transitions (in the order they were confirmed)."""
         for tr in transitions:
-            effective = max(math.ceil(tr.start_s), math.ceil(tr.known_s - 1.0 - self._lookahead_s))
+            effective = max(
+                math.ceil(_cover_start(tr, self._th)),
+                math.ceil(tr.known_s - 1.0 - self._lookahead_s),
+            )
             self._pending.append((effective, tr))
 
     def _body(self, v: FloatArray | None) -> tuple[float, float, float] | None:
@@ -510,6 +530,9 @@ class PostureLabeler:
         )
         post_lying = _angle_deg(post, self._upright) > self._lying_deg
         pre_lying = pre is not None and _angle_deg(pre, self._upright) > self._lying_deg
+        # A movement judged whole is covered from its start; one judged by its tail only
+        # (walking straight into a chair) from the start of the tail.
+        self._cover_start = _cover_start(tr, self._th)
         if post_lying or pre_lying:
             # Lying down and getting up count as lying until the movement ends.
             self._cover_end = tr.end_s
@@ -570,7 +593,7 @@ class PostureLabeler:
                 if code == WALKING:
                     self._walked(v)
                 continue
-            if c <= self._cover_end:
+            if self._cover_start <= c <= self._cover_end:
                 out[i] = self._cover_code
                 continue
             if sd_max[i] >= still_sd:

@@ -25,9 +25,12 @@ from monitor.activity import Segment
 from monitor.evaluation import EvaluationThresholds, SensorSetup, WearerEvaluator
 from monitor.sitting import SittingBout
 
-#: Seconds of every recording fed per step, and sample time between evaluation passes
-#: (any values give the same result; long ones cost less).
-DEFAULT_BLOCK_S = 60.0
+#: Seconds of every recording fed per step: well under the evaluator's stall time, so
+#: with several sensors none is ever taken for stalled.
+DEFAULT_BLOCK_S = 1.0
+#: Sample time between evaluation passes (any value gives the same result; long ones cost
+#: less).
+EVALUATE_EVERY_S = 60.0
 _DECIMALS = 3
 
 
@@ -101,7 +104,7 @@ def analyze_sensors(
         raise ValueError("no recordings to analyze")
     if not block_s > 0:
         raise ValueError(f"block_s must be positive, got {block_s}")
-    evaluator = WearerEvaluator(wearer, list(sensors), th, evaluate_every_s=block_s)
+    evaluator = WearerEvaluator(wearer, list(sensors), th, evaluate_every_s=EVALUATE_EVERY_S)
     start_s = min(float(r.t_s[0]) for r in sensors.values())
     end_s = max(float(r.t_s[-1]) + 1.0 / r.rate_hz for r in sensors.values())
     observations: list[Observation] = []

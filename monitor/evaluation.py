@@ -296,8 +296,9 @@ class _Channel:
             self.next_q = (math.floor(self.first_s) - 1) * QUARTERS_PER_S
         if self.ring.has_gyro and gyro is None:
             gyro = np.full((t.shape[0], 3), np.nan)
-        if t.shape[0] > 1:
-            self.last_dt_s = float(t[-1] - t[-2])
+        before = float(t[-2]) if t.shape[0] > 1 else self.newest_s
+        if math.isfinite(before):
+            self.last_dt_s = float(t[-1]) - before
         self.ring.append_arrays(t, acc, gyro if self.ring.has_gyro else None)
         self.newest_s = float(t[-1])
 
