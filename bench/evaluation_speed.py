@@ -1,10 +1,12 @@
 """Time the evaluation of 24 h of one 100 Hz six-axis sensor (``python -m bench.evaluation_speed``).
 
 The day is synthetic and held in memory: stretches of sitting, standing, walking and lying
-built from gravity in a posture plus noise and a 2 Hz gait. Two paths are timed, three runs
-each on one core: the daemon's (``WearerEvaluator.feed`` with 1 s blocks) and the offline one
-(``analyze_sensors`` on the whole recording). Prints min/median/max seconds and the peak
-resident memory of the process. Target: 24 h evaluated in at most 3 s.
+built from gravity in a posture plus noise and a 2 Hz gait. Timed, three runs each on one
+core: the daemon's path (``WearerEvaluator.feed`` with 1 s blocks) at the live evaluation
+pace and at a 15 s pace, and the offline one (``analyze_sensors`` on the whole recording).
+Prints min/median/max seconds and the peak resident memory of the process. Target: 24 h
+evaluated in at most 3 s. An evaluation pass costs a few hundred microseconds of numpy call
+overhead whatever its length, so the cost per day is about that times the number of passes.
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ from devices.mount import Mount
 from devices.recording import Recording
 from devices.samples import FloatArray, Placement, SampleBlock
 from monitor.analyze import analyze_sensors
-from monitor.evaluation import EvaluationThresholds, SensorSetup, WearerEvaluator
+from monitor.evaluation import (
+    LIVE_EVALUATE_EVERY_S,
+    EvaluationThresholds,
+    SensorSetup,
+    WearerEvaluator,
+)
 
 RATE_HZ = 100.0
 DAY_S = 24 * 3600
@@ -32,32 +39,51 @@ SETUP = SensorSetup("trunk", Placement.TRUNK, Mount.identity())
 
 
 def synthetic_day(seconds: int = DAY_S, seed: int = 7) -> Recording:
-    """A day of trunk data (identity mount): posture stretches of 1-40 min."""
+    """A day of trunk data (identity mount): posture stretches of 1-40 min.
+
+    Changes between postures are 1.5 s movements with a quintic height profile (0.45 m
+    between standing and sitting, 0.8 m down to lying), so the transition detector has work.
+    """
     rng = np.random.default_rng(seed)
     n = int(seconds * RATE_HZ)
     t = np.arange(n) / RATE_HZ
-    acc = np.empty((n, 3))
+    tilt = np.zeros(n)
+    vertical = np.zeros(n)
     gyro = rng.normal(0.0, 1.5, (n, 3))
+    heights = {"sit": -0.45, "stand": 0.0, "walk": 0.0, "lie": -0.8}
+    tilts = {"sit": -10.0, "stand": 0.0, "walk": 5.0, "lie": -85.0}
     i = 0
+    previous = "stand"
     while i < n:
         length = int(rng.uniform(60, 2400) * RATE_HZ)
         stop = min(n, i + length)
-        kind = rng.choice(["sit", "stand", "walk", "lie"], p=[0.45, 0.2, 0.25, 0.1])
-        tilt = np.radians({"sit": -10.0, "stand": 0.0, "walk": 5.0, "lie": 85.0}[kind])
-        acc[i:stop] = (-np.sin(tilt), 0.0, np.cos(tilt))
+        kind = str(rng.choice(["sit", "stand", "walk", "lie"], p=[0.45, 0.2, 0.25, 0.1]))
+        tilt[i:stop] = tilts[kind]
         if kind == "walk":
             phase = 2 * np.pi * 2.0 * t[i:stop]
-            acc[i:stop, 2] += 0.3 * np.sin(phase)
-            acc[i:stop, 0] += 0.15 * np.sin(phase / 2)
+            vertical[i:stop] = 0.3 * np.sin(phase)
             gyro[i:stop] += 40.0 * np.sin(phase)[:, None]
+        move = min(stop, i + int(1.5 * RATE_HZ))
+        u = (t[i:move] - t[i]) / 1.5
+        dh = heights[kind] - heights[previous]
+        vertical[i:move] += dh * (60 * u - 180 * u**2 + 120 * u**3) / 1.5**2 / 9.80665
+        tilt[i:move] = tilts[previous] + (tilts[kind] - tilts[previous]) * (
+            10 * u**3 - 15 * u**4 + 6 * u**5
+        )
+        previous = kind
         i = stop
+    th = np.radians(tilt)
+    up = 1.0 + vertical
+    acc = np.column_stack((-up * np.sin(th), np.zeros(n), up * np.cos(th)))
     acc += rng.normal(0.0, 0.01, acc.shape)
     return Recording(t_s=t, acc_g=acc, gyro_dps=gyro)
 
 
-def stream(recording: Recording, block_s: float = 1.0) -> int:
+def stream(recording: Recording, evaluate_every_s: float, block_s: float = 1.0) -> int:
     """Feed the recording to a WearerEvaluator in blocks; return the segment count."""
-    evaluator = WearerEvaluator("bench", [SETUP], EvaluationThresholds())
+    evaluator = WearerEvaluator(
+        "bench", [SETUP], EvaluationThresholds(), evaluate_every_s=evaluate_every_s
+    )
     step = int(block_s * RATE_HZ)
     t: FloatArray = recording.t_s
     gyro = recording.gyro_dps
@@ -97,12 +123,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     recording = synthetic_day(int(args.hours * 3600))
     print(f"{args.hours:g} h at {RATE_HZ:g} Hz, 6 axes: {len(recording):,} samples")
     ok = True
-    for name, run in (
-        ("stream (1 s blocks)", lambda: stream(recording)),
+    runs: list[tuple[str, Callable[[], int]]] = [
+        (
+            f"stream, pace {LIVE_EVALUATE_EVERY_S:g} s",
+            lambda: stream(recording, LIVE_EVALUATE_EVERY_S),
+        ),
+        ("stream, pace 15 s", lambda: stream(recording, 15.0)),
         ("offline (analyze)", lambda: offline(recording)),
-    ):
+    ]
+    scaled = TARGET_S * args.hours / 24.0
+    for name, run in runs:
         times, segments = timed(run, args.repeats)
-        scaled = TARGET_S * args.hours / 24.0
         ok = ok and min(times) <= scaled
         print(
             f"{name:20} min {min(times):6.2f} s  median {statistics.median(times):6.2f} s  "
@@ -110,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"peak RSS {peak_kib / 1024:.0f} MiB (includes the day's samples in memory)")
-    print("meets the target" if ok else "ABOVE the target")
+    print("every path meets the target" if ok else "some path is ABOVE the target")
     return 0
 
 

@@ -25,9 +25,11 @@ from monitor.activity import Segment
 from monitor.evaluation import EvaluationThresholds, SensorSetup, WearerEvaluator
 from monitor.sitting import SittingBout
 
-#: Seconds of every recording fed per step: well under the evaluator's stall time, so
-#: with several sensors none is ever taken for stalled.
-DEFAULT_BLOCK_S = 1.0
+#: Seconds of every recording fed per step. With several sensors the steps stay well under
+#: the evaluator's stall time so that none is ever taken for stalled; one sensor can be fed
+#: in long steps (any step gives the same result; long ones cost less).
+SEVERAL_SENSORS_BLOCK_S = 1.0
+ONE_SENSOR_BLOCK_S = 60.0
 #: Sample time between evaluation passes (any value gives the same result; long ones cost
 #: less).
 EVALUATE_EVERY_S = 60.0
@@ -96,12 +98,18 @@ def analyze_sensors(
     thresholds: EvaluationThresholds | None = None,
     *,
     wearer: str = "wearer",
-    block_s: float = DEFAULT_BLOCK_S,
+    block_s: float | None = None,
 ) -> AnalysisResult:
-    """Evaluate one wearer's recordings (one per sensor, on a shared time base)."""
+    """Evaluate one wearer's recordings (one per sensor, on a shared time base).
+
+    ``block_s``: seconds fed per step (default: see ``ONE_SENSOR_BLOCK_S`` and
+    ``SEVERAL_SENSORS_BLOCK_S``).
+    """
     th = thresholds if thresholds is not None else EvaluationThresholds()
     if not sensors:
         raise ValueError("no recordings to analyze")
+    if block_s is None:
+        block_s = ONE_SENSOR_BLOCK_S if len(sensors) == 1 else SEVERAL_SENSORS_BLOCK_S
     if not block_s > 0:
         raise ValueError(f"block_s must be positive, got {block_s}")
     evaluator = WearerEvaluator(wearer, list(sensors), th, evaluate_every_s=EVALUATE_EVERY_S)

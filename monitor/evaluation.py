@@ -4,12 +4,18 @@
 Everything runs on sample time. The work per block is one vectorised copy into the sensor's
 ring; once per ``evaluate_every_s`` of sample time (2 s live) the new complete
 quarter-seconds are summed, window features built, the transition detector and the
-window labeller advanced, minimum bouts applied and the sitting tracker fed. A window's
-activity is decided ``decision_lookahead_s`` seconds after it (transitions and minimum bouts
-need that much of what follows) plus the bout filter's wait, at most a few seconds.
+window labeller advanced, minimum bouts applied and the sitting tracker fed.
 
-Cutting the same samples into blocks differently never changes the result: quarters,
-windows, transitions and decisions are all fixed on the absolute sample-time grid.
+Latency: a one-second slot is labelled once ``decision_lookahead_s`` (4 s) of data after
+its window is in (a transition is judged when the rest after it begins), and decided once
+the bout filter has seen up to 4 more labels (a 5 s minimum bout needs them); with the 2 s
+live pace a decision comes 6-11 s of sample time after the slot. An evaluation pass costs a
+few hundred microseconds whatever its length, so a longer pace costs less per day.
+
+Cutting the same samples into blocks differently, or evaluating at another pace, never
+changes the result: quarters, windows, transitions and decisions are all fixed on the
+absolute sample-time grid. With several sensors this holds as long as none lags the others
+by more than ``stall_s`` (then it is left out of the windows it missed).
 """
 
 from __future__ import annotations
@@ -279,7 +285,8 @@ class _Channel:
         t = block.t_s
         acc = block.acc_g
         gyro = block.gyro_dps
-        floor_s = max(self.newest_s, -math.inf)
+        # Samples not after the newest one, or inside quarters already summed, are dropped.
+        floor_s = self.newest_s
         if self.next_q is not None:
             floor_s = max(floor_s, self.next_q * QUARTER_S - 1e-9)
         if t.shape[0] and t[0] <= floor_s:
@@ -413,6 +420,13 @@ class WearerEvaluator:
         out: list[Observation] = []
         n = len(block)
         step = channel.capacity // 4
+        if n <= step:  # the usual case: one copy into the ring
+            channel.append(block)
+            if channel.unsummed > channel.capacity // 2:
+                self._sum(channel, final=False)
+            if channel.newest_s - self._last_eval_s >= self._evaluate_every_s:
+                out.extend(self._evaluate(final=False))
+            return out
         for start in range(0, n, step):
             stop = min(n, start + step)
             part = (
@@ -464,6 +478,11 @@ class WearerEvaluator:
         """Closed sitting bouts, then the ongoing one if any."""
         current = self._tracker.current
         return [*self._tracker.bouts, *([current] if current is not None else [])]
+
+    @property
+    def dropped_samples(self) -> dict[str, int]:
+        """Samples ignored per sensor because they were not newer than ones already seen."""
+        return {sid: ch.dropped_samples for sid, ch in self._channels.items()}
 
     @property
     def orientations(self) -> dict[str, SensorOrientation | None]:

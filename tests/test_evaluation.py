@@ -247,6 +247,8 @@ def test_samples_older_than_what_was_seen_are_dropped() -> None:
     ev.finish()
     reference.finish()
     assert ev.segments == reference.segments
+    assert ev.dropped_samples == {"belt": 100}
+    assert reference.dropped_samples == {"belt": 0}
 
 
 def test_set_up_errors_name_the_problem() -> None:
