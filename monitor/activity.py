@@ -273,7 +273,9 @@ class TransitionDetector:
                     post[1],
                     self._excursion_mps,
                 )
-        elif length > self._max_q:
+        if pre is None and motion is None:
+            # A long movement (or one since the data began): its mean 6 s to 2 s before the
+            # rest, usually walking, stands in for the rest before.
             late = hist.mean(still_start - 24, still_start - 8)
             pre = None if late is None else late[0]
         tail = None
@@ -333,27 +335,45 @@ def judge_transition(
     """
     th = thresholds
     lying_deg = th.waist_lying_deg if placement is Placement.WAIST else th.trunk_lying_deg
-    if _angle_deg(post_b, upright_b) > lying_deg:
-        return None
-    if tail_rise is not None and tail_rise <= -th.drop_m and posture is not Posture.SEATED:
-        return Posture.SEATED  # came down into the rest (walked straight into a chair)
-    if pre_b is None:
-        return None
+    if _angle_deg(post_b, upright_b) > lying_deg or pre_b is None:
+        return None  # lying is decided per window; without a rest before nothing to compare
     rise = motion.rise_m if motion is not None else None
     if rise is not None and abs(rise) > th.max_rise_m:
-        rise = None  # stairs, a lift, or integration gone wrong: no height evidence
+        return None  # a jump, a flight of stairs, integration gone wrong: tells nothing
     if _angle_deg(pre_b, upright_b) > lying_deg:  # getting up from lying
         stood = rise is not None and rise >= th.lying_rise_m
         return Posture.UPRIGHT if stood else Posture.SEATED
     stood_up = rise is not None and rise >= th.rise_m
-    first = motion.first_mps if motion is not None else 0.0
-    went_down_first = first <= -th.descent_mps
+    went_down_first = (
+        rise is not None and motion is not None and motion.first_mps <= -th.descent_mps
+    )
     # Tilt is measured from the rest before, unless the wearer was bent forward there
     # (coming back up from a bend is not sitting down): then from the upright reference.
+    # Positive: forward. Without a known forward, any tilt counts as backward.
     pre_bent = forward_known and _pitch_deg(pre_b) - _pitch_deg(upright_b) > th.bent_deg
     base_b = upright_b if pre_bent else pre_b
-    # Positive: forward. Without a known forward, any tilt counts as backward.
-    tilt = _pitch_deg(post_b) - _pitch_deg(base_b) if forward_known else -_angle_deg(post_b, base_b)
+    if forward_known:
+        tilt = _pitch_deg(post_b) - _pitch_deg(base_b)
+        post_rel = _pitch_deg(post_b) - _pitch_deg(upright_b)
+    else:
+        tilt = -_angle_deg(post_b, base_b)
+        post_rel = -_angle_deg(post_b, upright_b)
+    behind = post_rel <= -th.sit_tilt_deg / 2.0
+    if (
+        motion is None
+        and tail_rise is not None
+        and -th.max_drop_m <= tail_rise <= -th.drop_m
+        and posture is not Posture.SEATED
+    ):
+        # Came down into the rest and changed posture: walked straight into a chair.
+        # Stepping down stairs lowers the body too, but the wearer ends up upright (fast
+        # walking leans forward, so the change from it alone is not enough).
+        if placement is Placement.WAIST and forward_known:
+            changed = tilt <= -th.sit_tilt_deg and behind
+        else:
+            changed = abs(tilt) >= th.sit_tilt_deg and abs(post_rel) >= th.sit_tilt_deg
+        if changed:
+            return Posture.SEATED
     if placement is Placement.WAIST:
         tilt_deg = th.sit_tilt_deg if motion is not None else 2.0 * th.sit_tilt_deg
         if stood_up and (tilt > -tilt_deg or not forward_known):
@@ -367,13 +387,16 @@ def judge_transition(
                 or (went_down_first and rise < th.rise_m / 2.0 and tilt <= -2.0 * tilt_deg)
             )
             return Posture.SEATED if sat else None
+        # The pelvis tilts back when seated: clearly (and then it must end up behind
+        # upright: coming back from a bend also tilts it back), or a little while the
+        # body first went down.
         sat = (
-            tilt <= -2.0 * tilt_deg
-            or (tilt <= -tilt_deg and not stood_up)
-            or (rise is not None and rise <= -th.drop_m and tilt < tilt_deg)
+            (tilt <= -2.0 * tilt_deg and behind)
+            or (tilt <= -tilt_deg and went_down_first and not stood_up)
+            or (rise is not None and -th.max_drop_m <= rise <= -th.drop_m and tilt <= 0.0)
             or (
-                rise is not None
-                and went_down_first
+                went_down_first
+                and rise is not None
                 and rise < th.rise_m / 2.0
                 and tilt <= -th.sit_tilt_deg / 2.0
             )
@@ -386,10 +409,10 @@ def judge_transition(
         return None
     reclined = _pitch_deg(post_b) - _pitch_deg(upright_b) <= -th.seated_tilt_deg
     sat = (
-        (rise is not None and rise <= -th.drop_m)
+        (rise is not None and -th.max_drop_m <= rise <= -th.drop_m)
         or (
-            rise is not None
-            and went_down_first
+            went_down_first
+            and rise is not None
             and rise < th.rise_m / 2.0
             and abs(tilt) >= th.sit_tilt_deg
         )
@@ -494,6 +517,11 @@ class PostureLabeler:
         """The posture after the last labelled window."""
         return self._posture
 
+    def set_mount(self, to_body: FloatArray, *, forward_known: bool) -> None:
+        """Use a new mount for windows labelled from now on (after a calibration)."""
+        self._to_body = to_body
+        self._forward_known = forward_known
+
     def add_transitions(self, transitions: Iterable[Transition]) -> None:
         """Queue transitions (in the order they were confirmed)."""
         for tr in transitions:
@@ -513,10 +541,6 @@ class PostureLabeler:
         post = self._body(tr.post_s)
         pre = self._body(tr.pre_s)
         assert post is not None
-        if not self._ref_learned and _angle_deg(post, (0.0, 0.0, 1.0)) < 45.0:
-            # The first rest that looks upright becomes the upright reference.
-            self._upright = post
-            self._ref_learned = True
         new = judge_transition(
             self._placement,
             forward_known=self._forward_known,
@@ -528,6 +552,15 @@ class PostureLabeler:
             thresholds=self._th,
             tail_rise=tr.tail_rise_m,
         )
+        if (
+            not self._ref_learned
+            and new is not Posture.SEATED
+            and _angle_deg(post, (0.0, 0.0, 1.0)) < 45.0
+        ):
+            # The first rest that looks upright (and does not follow sitting down) becomes
+            # the upright reference.
+            self._upright = post
+            self._ref_learned = True
         post_lying = _angle_deg(post, self._upright) > self._lying_deg
         pre_lying = pre is not None and _angle_deg(pre, self._upright) > self._lying_deg
         # A movement judged whole is covered from its start; one judged by its tail only

@@ -114,11 +114,13 @@ class EvaluationThresholds:
     max_transition_s: float = 8.0
     #: Tail of a long movement integrated back from the rest after it (s).
     tail_s: float = 2.0
-    #: Height gained by standing up (m); lost by sitting down (m); larger changes are
-    #: distrusted (m).
+    #: Height gained by standing up (m); lost by sitting down (m); changes larger than
+    #: ``max_rise_m`` either way are distrusted (m).
     rise_m: float = 0.2
     drop_m: float = 0.2
     max_rise_m: float = 1.5
+    #: Sitting down lowers the body less than this; more is stairs or a fall (m).
+    max_drop_m: float = 0.75
     #: Getting up from lying raises the body at least this much when standing up; less is
     #: sitting up (m).
     lying_rise_m: float = 0.5
@@ -518,8 +520,8 @@ class WearerEvaluator:
         hint = channel.orientation.mount if channel.orientation is not None else None
         mount = calibrate_upright(samples.acc_g, hint)
         channel.orientation = SensorOrientation(mount, MountSource.CALIBRATED)
-        if channel is self._body:
-            self._labeler = None  # rebuilt with the new mount at the next evaluation
+        if channel is self._body and self._labeler is not None:
+            self._labeler.set_mount(mount.sensor_from_body, forward_known=True)
         return channel.orientation
 
     # -- evaluation --------------------------------------------------------------------

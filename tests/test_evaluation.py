@@ -225,14 +225,33 @@ def test_without_a_mount_up_is_learned_from_the_first_rest() -> None:
         assert activity_at(segments, mid) is expected[kind], kind
 
 
-def test_calibrating_upright_replaces_a_wrong_mount() -> None:
-    true_mount = Mount.parse("+x,-z")
+def test_calibrating_upright_corrects_a_mount_declared_a_little_off() -> None:
+    # The sensor sits 20 degrees tilted from what was declared (+x up, -z forward).
+    a = np.radians(20.0)
+    true_mount = Mount.from_axes(
+        up_s=np.array([np.cos(a), 0.0, -np.sin(a)]),
+        forward_s=np.array([np.sin(a), 0.0, -np.cos(a)]),
+    )
     data = synthetic((("stand", 10.0),), Placement.TRUNK, mount=true_mount, start_s=UNIX_S)
-    ev = WearerEvaluator("ann", [SensorSetup("chest", Placement.TRUNK, Mount.identity())])
+    ev = WearerEvaluator("ann", [SensorSetup("chest", Placement.TRUNK, Mount.parse("+x,-z"))])
     ev.feed(SampleBlock("chest", data.t_s, data.acc_g, data.gyro_dps))
+    before = ev.status().trunk_flexion_deg
+    assert before is not None
+    assert abs(before) == pytest.approx(20.0, abs=1.0)  # upright reads as 20 degrees
     orientation = ev.calibrate_upright("chest", duration_s=3.0)
     assert orientation.source is MountSource.CALIBRATED
-    np.testing.assert_allclose(orientation.mount.sensor_from_body[:, 2], [1.0, 0.0, 0.0], atol=0.02)
+    np.testing.assert_allclose(
+        orientation.mount.sensor_from_body, true_mount.sensor_from_body, atol=0.02
+    )
+    assert ev.orientations["chest"] == orientation
+    # Leaning 30 degrees forward afterwards reads as 30 degrees of trunk flexion.
+    lean = synthetic((("stand", 10.0),), Placement.TRUNK, mount=true_mount, start_s=UNIX_S + 10)
+    b = np.radians(30.0)
+    body = np.tile([-np.sin(b), 0.0, np.cos(b)], (lean.t_s.shape[0], 1))
+    ev.feed(SampleBlock("chest", lean.t_s, true_mount.to_sensor(body), lean.gyro_dps))
+    flexion = ev.status().trunk_flexion_deg
+    assert flexion is not None
+    assert flexion == pytest.approx(30.0, abs=1.0)
     with pytest.raises(EvaluationError):
         ev.calibrate_upright("nobody")
 
