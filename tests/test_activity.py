@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from devices.mount import Mount
-from devices.samples import FloatArray, Placement
+from devices.samples import FloatArray, Placement, SampleBlock
 from monitor.activity import (
     ACTIVITIES,
     LYING,
@@ -35,6 +35,7 @@ from monitor.activity import (
 from monitor.evaluation import EvaluationThresholds, SensorSetup, WearerEvaluator
 from monitor.windows import (
     QUARTER_S,
+    VerticalMotion,
     quarter_sums,
     vertical_motion,
     window_features,
@@ -154,8 +155,6 @@ def evaluate(
         for setup, s in sensors.items():
             sel = (s.t_s >= edge) & (s.t_s < edge + 5.0)
             if np.any(sel):
-                from devices.samples import SampleBlock  # noqa: PLC0415
-
                 ev.feed(SampleBlock(setup.sensor_id, s.t_s[sel], s.acc_g[sel], s.gyro_dps[sel]))
         edge += 5.0
     ev.finish()
@@ -237,7 +236,6 @@ def test_sitting_down_after_walking_without_a_pause_is_still_found() -> None:
 def test_bending_forward_and_back_is_not_sitting() -> None:
     """A stoop: pelvis tilts 50 degrees forward, rests, comes back up; no height change."""
     mount = Mount.identity()
-    rate = 50.0
     base = synthetic((("walk", 20.0), ("stand", 40.0)), Placement.WAIST, mount=mount)
     acc = base.acc_g.copy()
     t = base.t_s
@@ -250,7 +248,24 @@ def test_bending_forward_and_back_is_not_sitting() -> None:
     after = [activity_at(ev.segments, x) for x in np.arange(41.0, 58.0, 0.5)]
     assert Activity.SITTING not in after
     assert after.count(Activity.STANDING) >= 0.9 * len(after)
-    assert rate == 50.0
+
+
+@pytest.mark.parametrize("placement", [Placement.WAIST, Placement.TRUNK])
+def test_walking_down_stairs_and_stopping_is_not_sitting(placement: Placement) -> None:
+    """Walk, then five seconds down a flight (0.85 m), then stand still."""
+    mount = Mount.parse("-y,+z")
+    base = synthetic((("walk", 30.0), ("stand", 30.0)), placement, mount=mount, seed=4)
+    t = base.t_s
+    u = np.clip((t - 25.0) / 5.0, 0.0, 1.0)
+    a_v = -0.85 * (60 * u - 180 * u**2 + 120 * u**3) / 25.0 / G * ((t >= 25.0) & (t < 30.0))
+    body = mount.to_body(base.acc_g)
+    norm = body / np.linalg.norm(body, axis=1)[:, None]
+    acc = mount.to_sensor(body + norm * a_v[:, None])
+    data = Synthetic(t, acc, base.gyro_dps, base.phases)
+    ev = evaluate({SensorSetup("s", placement, mount): data})
+    after = [activity_at(ev.segments, x) for x in np.arange(33.0, 58.0, 0.5)]
+    assert Activity.SITTING not in after
+    assert after.count(Activity.STANDING) >= 0.9 * len(after)
 
 
 # -- windows and vertical motion ---------------------------------------------------------
@@ -334,8 +349,6 @@ def test_judge_transition_rules_for_the_waist() -> None:
     up = _body(0.0)
 
     def judge(posture: Posture, pre: float, post: float, rise: float | None) -> Posture | None:
-        from monitor.windows import VerticalMotion  # noqa: PLC0415
-
         motion = (
             None if rise is None else VerticalMotion(rise, min(0.0, rise), max(0.0, rise), rise)
         )

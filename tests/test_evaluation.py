@@ -12,7 +12,7 @@ from alerts.events import Observation
 from alerts.state import WearerState
 from devices.mount import Mount
 from devices.samples import Placement, SampleBlock
-from monitor.activity import Activity, Segment
+from monitor.activity import LYING, RUNNING, SITTING, STANDING, WALKING, Activity, Segment
 from monitor.evaluation import (
     EvaluationError,
     EvaluationThresholds,
@@ -302,8 +302,6 @@ def test_sensor_setups_compare_by_value_and_hash_alike() -> None:
 
 def test_minimum_bouts_in_windows() -> None:
     windows = EvaluationThresholds().min_bout_windows()
-    from monitor.activity import LYING, RUNNING, SITTING, STANDING, WALKING  # noqa: PLC0415
-
     assert windows[SITTING] == 5
     assert windows[LYING] == 5
     assert windows[STANDING] == windows[WALKING] == windows[RUNNING] == 2
