@@ -595,6 +595,7 @@ class BleSensorSource:
         self._reported: str | None = None
         self._emitter: _Emitter | None = None
         self._queue: BlockQueue | None = None
+        self._streamed_before = False
 
     @property
     def sensor_id(self) -> str:
@@ -649,7 +650,6 @@ class BleSensorSource:
         self._emitter = emitter
         policy = self.config.policy
         failures = 0
-        streamed_before = False
         try:
             while True:
                 streamed = False
@@ -661,9 +661,6 @@ class BleSensorSource:
                     self._report(f"unavailable ({self._last_error})", logging.WARNING)
                 if streamed:
                     failures = 0
-                    if streamed_before:
-                        self._counters.reconnects += 1
-                    streamed_before = True
                 failures += 1
                 self._set_state(LinkState.BACKOFF, pacer)
                 delay_s = policy.delay_s(failures, self._rng)
@@ -673,24 +670,33 @@ class BleSensorSource:
             emitter.flush()
             self._set_state(LinkState.STOPPED, pacer)
 
-    async def _find(self) -> BLEDevice | None:
-        policy = self.config.policy
-        adapter_args = _bluez_args(self.config.adapter)
-        if self._address is not None:
-            return await BleakScanner.find_device_by_address(
-                self._address, timeout=policy.scan_timeout_s, bluez=adapter_args
-            )
+    async def _find(self) -> tuple[BLEDevice, AdvertisementData] | None:
+        """Scan for the configured sensor: by address, else by model and name."""
+        found: list[tuple[BLEDevice, AdvertisementData]] = []
 
         def wanted(device: BLEDevice, adv: AdvertisementData) -> bool:
-            name = adv.local_name or device.name
-            model = identify(name, adv.service_uuids)
-            if model is None or (self._model is not None and model is not self._model):
-                return False
-            return self._name is None or name == self._name
+            if self._address is not None:
+                match = device.address.upper() == self._address
+            else:
+                name = adv.local_name or device.name
+                model = identify(name, adv.service_uuids)
+                match = (
+                    model is not None
+                    and (self._model is None or model is self._model)
+                    and (self._name is None or name == self._name)
+                )
+            if match and not found:
+                found.append((device, adv))
+            return match
 
-        return await BleakScanner.find_device_by_filter(
-            wanted, timeout=policy.scan_timeout_s, bluez=adapter_args
+        device = await BleakScanner.find_device_by_filter(
+            wanted,
+            timeout=self.config.policy.scan_timeout_s,
+            bluez=_bluez_args(self.config.adapter),
         )
+        if device is None or not found:
+            return None
+        return device, found[0][1]
 
     async def _session(self, emitter: _Emitter, pacer: Pacer) -> bool:
         """One connection from discovery to loss; True if samples flowed."""
@@ -698,13 +704,14 @@ class BleSensorSource:
         lost = asyncio.Event()
         async with self._gate.lock(self.config.adapter):
             self._set_state(LinkState.SCANNING, pacer)
-            device = await self._find()
-            if device is None:
+            seen = await self._find()
+            if seen is None:
                 raise BleSourceError(
                     f"not found within {policy.scan_timeout_s:g} s "
                     f"({self._address or self._model or self._name})"
                 )
-            model = self._model or identify(device.name, ())
+            device, adv = seen
+            model = self._model or identify(adv.local_name or device.name, adv.service_uuids)
             if model is None:
                 raise SensorProtocolError(f"{device.name!r} is not a supported sensor model")
             self._model = model
@@ -718,6 +725,11 @@ class BleSensorSource:
                 disconnected_callback=lambda _client: lost.set(),
                 max_attempts=policy.connect_attempts,
             )
+        # bleak reports le-connection-abort-by-local retries inside connect() through the
+        # disconnected callback too; only a disconnect after this point is a lost link.
+        lost.clear()
+        if not client.is_connected:
+            raise BleSourceError("the link dropped right after connecting")
         session = _SESSIONS[model](self.config, emitter, self._counters)
         streamed = False
         try:
@@ -727,6 +739,9 @@ class BleSensorSource:
             await session.start(client)
             emitter.last_data_monotonic_s = None
             self._set_state(LinkState.STREAMING, pacer)
+            if self._streamed_before:
+                self._counters.reconnects += 1
+            self._streamed_before = True
             self._last_error = None
             self._report(
                 f"streaming {model} {self._name} ({self._address}) at "
