@@ -19,17 +19,25 @@ body sensor's inclination (trunk > 45°, waist > 65°) whatever the thigh says.
   (:func:`monitor.windows.vertical_motion`), (b) the change of the sagittal tilt between the
   rests, and (c) which way the body first moved. Standing up lifts the body by 0.3-0.6 m
   and is the most reliable cue. Sitting down lowers it as much, but slow sitting is hard to
-  integrate, so on the waist the pelvis tilting back when seated carries it; on the trunk,
-  leaning back against a backrest does. A movement while seated that is not a stand-up
-  (fidgeting, leaning) leaves the wearer seated; the transition itself counts as sitting
-  (the bout runs from the start of sitting down to the end of standing up).
+  integrate, so on the waist the pelvis tilting back when seated carries it (clearly, and
+  ending behind upright, so that coming back from a forward bend is not taken for it; or a
+  little, while the body first went down); on the trunk, height or a change of posture
+  while going down. Height changes beyond ``max_rise_m`` (jumps, flights of stairs) tell
+  nothing; drops beyond ``max_drop_m`` are not sitting down. A movement that did not start
+  from rest (walking straight into a chair) is judged by the height lost over its last
+  ``tail_s`` seconds together with a change of posture (stairs lower the body too but leave
+  the wearer upright). A movement while seated that is not a stand-up (fidgeting, leaning)
+  leaves the wearer seated. The movements themselves count as the posture they lead to or
+  from: sitting down and standing up as sitting (the bout runs from the start of sitting
+  down to the end of standing up), lying down and getting up as lying.
 - *Walking and running* (the body SD above ``still_sd_g``) mean upright. While seated a
   movement must last ``sustained_move_s`` before it counts as walking, so fidgeting in a
   chair stays sitting; a missed stand-up costs those seconds.
 - *Lying*: inclination from the upright reference above the placement's lying angle.
 - The upright reference is the declared mount's up at first, replaced by the first rest
-  that looks upright (within 45° of it; this also corrects a mount declared a little off)
-  and, each minute with enough walking, by the mean gravity direction while walking.
+  that looks upright (within 45° of it, and not just sat down into; this also corrects a
+  mount declared a little off) and, each minute with enough walking, by the mean gravity
+  direction while walking.
 
 Still seconds with an unknown posture (the start of a recording, after lying) are
 ``unknown`` unless the tilt says seated (waist pelvis tilted back, or trunk reclined, by
