@@ -48,10 +48,11 @@ class LyingPosition(StrEnum):
 
 ACTIVITIES: tuple[Activity, ...] = tuple(Activity)
 
-# Trunk flexion (forward lean from vertical) when a step does not give one.
+# Trunk flexion (forward lean from vertical) when a step does not give one. Seated, the
+# trunk leans back against the backrest a little; walking and running lean forward.
 DEFAULT_TRUNK_FLEXION_DEG: dict[Activity, float] = {
     Activity.LYING: 0.0,
-    Activity.SITTING: 5.0,
+    Activity.SITTING: -8.0,
     Activity.STANDING: 0.0,
     Activity.WALKING: 3.0,
     Activity.RUNNING: 8.0,

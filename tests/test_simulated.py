@@ -11,7 +11,14 @@ import pytest
 from devices.mount import Mount
 from devices.queue import BlockQueue
 from devices.samples import FloatArray, Placement, SampleBlock
-from devices.scenario import Activity, LyingPosition, Scenario, ScenarioStep, load_scenario
+from devices.scenario import (
+    DEFAULT_TRUNK_FLEXION_DEG,
+    Activity,
+    LyingPosition,
+    Scenario,
+    ScenarioStep,
+    load_scenario,
+)
 from devices.simulated import SimulatedSensor, SimulatedSensorError
 from tests.fakes import FakePacer
 
@@ -245,7 +252,11 @@ def _bias_corrected_gyro(record_gyro: FloatArray, still: slice) -> FloatArray:
 
 @pytest.mark.parametrize(
     ("placement", "expected_deg"),
-    [(Placement.THIGH, -90.0), (Placement.WAIST, -20.0 + 0.4 * 5.0), (Placement.TRUNK, 5.0)],
+    [
+        (Placement.THIGH, -90.0),
+        (Placement.WAIST, -20.0 + 0.4 * DEFAULT_TRUNK_FLEXION_DEG[SIT]),
+        (Placement.TRUNK, DEFAULT_TRUNK_FLEXION_DEG[SIT]),
+    ],
 )
 def test_gyro_integrates_to_the_sit_down(placement: Placement, expected_deg: float) -> None:
     scenario = _scenario(ScenarioStep(S, 20.0), ScenarioStep(SIT, 20.0))
