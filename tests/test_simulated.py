@@ -20,6 +20,7 @@ from devices.scenario import (
     load_scenario,
 )
 from devices.simulated import SimulatedSensor, SimulatedSensorError
+from devices.source import SampleSource
 from tests.fakes import FakePacer
 
 S, SIT, W, R, L = (
@@ -118,6 +119,19 @@ def test_without_gyro_and_bad_settings() -> None:
         SimulatedSensor(scenario, Placement.TRUNK, "x", rate_hz=0.0)
     with pytest.raises(SimulatedSensorError, match="block_s"):
         SimulatedSensor(scenario, Placement.TRUNK, "x", block_s=-1.0)
+
+
+def test_mount_rotates_the_same_motion_into_the_sensor_frame() -> None:
+    scenario = load_scenario("short")
+    plain = _sensor(scenario, Placement.TRUNK).recording()
+    mount = Mount.parse("+x,-y")  # sensor x points up, sensor -y forward
+    mounted = _sensor(scenario, Placement.TRUNK, mount=mount).recording()
+    assert plain.gyro_dps is not None
+    assert mounted.gyro_dps is not None
+    # same motion and noise draws; the noise is added in the sensor frame, hence the slack
+    assert np.abs(mount.to_body(mounted.acc_g) - plain.acc_g).max() < 0.1
+    assert np.abs(mount.to_body(mounted.gyro_dps) - plain.gyro_dps).max() < 8.0
+    np.testing.assert_allclose(mounted.acc_g[100:1000].mean(axis=0), [1.0, 0.0, 0.0], atol=0.03)
 
 
 # --------------------------------------------------------------------------- postures
@@ -328,6 +342,8 @@ def test_run_offers_every_block_at_its_end_time_then_closes() -> None:
             received.append(block)
         return received
 
+    source: SampleSource = sensor
+    assert source.sensor_id == "t"
     received = asyncio.run(go())
     assert [len(b) for b in received] == [10] * 6
     assert pacer.sleeps == [b.end_s for b in received]
