@@ -49,7 +49,10 @@ PELVIS_SHARE_OF_TRUNK_FLEXION = 0.4
 PELVIS_SHARE_OF_LATERAL_BEND = 0.3
 WALKING_STEPS_PER_S = 1.8
 RUNNING_STEPS_PER_S = 2.7
-CADENCE_VARIATION = 0.04
+CADENCE_VARIATION = 0.04  # cadence of a gait bout: nominal times 1 +- this
+INTENSITY_VARIATION = 0.08  # gait amplitudes of a bout: times 1 +- this
+INTENSITY_MODULATION = 0.05  # slow stride-to-stride swell of the amplitudes within a bout
+_MODULATION_HZ = (0.03, 0.08)
 
 _DIFF_H_S = 1e-3  # step for the numerical derivatives of orientation and position
 _NOISE_CHUNK = 4096  # samples per independently seeded noise chunk
@@ -130,13 +133,13 @@ _HIP_GAIT: dict[Activity, tuple[tuple[_Harmonic, ...], ...]] = {
     Activity.RUNNING: (
         ((1.0, 0.62, 0.6), (2.0, 0.32, 1.0)),
         ((0.5, 0.30, 0.0), (1.5, 0.22, 0.5)),
-        ((1.0, 1.10, 0.0), (2.0, 0.45, 0.0), (3.0, 0.20, 0.0)),
+        ((1.0, 1.18, 0.0), (2.0, 0.45, 0.0), (3.0, 0.20, 0.0)),
     ),
 }
 # Heel-strike impacts are damped on their way up the body: the thigh gets more than the hip.
 _THIGH_EXTRA_VERTICAL: dict[Activity, tuple[_Harmonic, ...]] = {
     Activity.WALKING: ((2.0, 0.10, 0.0),),
-    Activity.RUNNING: ((2.0, 0.45, 0.0), (3.0, 0.30, 0.0)),
+    Activity.RUNNING: ((2.0, 0.60, 0.0), (3.0, 0.40, 0.0)),
 }
 # Segment rotation during gait: per axis (roll, pitch, yaw) harmonics (multiple, degrees,
 # phase) plus a constant offset in degrees; thigh pitch negative = hip flexion.
@@ -410,6 +413,9 @@ class _GaitBout:
     activity: Activity
     steps_per_s: float
     phase_rad: float
+    intensity: float
+    modulation_hz: float
+    modulation_phase_rad: float
     ramp_in: tuple[float, float] | None
     ramp_out: tuple[float, float] | None
     active: tuple[float, float]
@@ -432,8 +438,9 @@ def _build_gait(scenario: Scenario, rng: np.random.Generator) -> list[_GaitBout]
     transitions = _transition_durations(scenario)
     bouts = []
     for k, step in enumerate(steps):
-        variation = rng.uniform(-1.0, 1.0)
-        phase = rng.uniform(0.0, 2.0 * math.pi)
+        variation, intensity = rng.uniform(-1.0, 1.0, 2)
+        phase, modulation_phase = rng.uniform(0.0, 2.0 * math.pi, 2)
+        modulation_hz = rng.uniform(*_MODULATION_HZ)
         if step.activity not in (Activity.WALKING, Activity.RUNNING):
             continue
         nominal = WALKING_STEPS_PER_S if step.activity is Activity.WALKING else RUNNING_STEPS_PER_S
@@ -461,6 +468,9 @@ def _build_gait(scenario: Scenario, rng: np.random.Generator) -> list[_GaitBout]
                 activity=step.activity,
                 steps_per_s=nominal * (1.0 + CADENCE_VARIATION * variation),
                 phase_rad=phase,
+                intensity=1.0 + INTENSITY_VARIATION * intensity,
+                modulation_hz=modulation_hz,
+                modulation_phase_rad=modulation_phase,
                 ramp_in=ramp_in,
                 ramp_out=ramp_out,
                 active=active,
@@ -697,7 +707,10 @@ class SimulatedSensor:
         self, bout: _GaitBout, t_rel: FloatArray, rotvec: FloatArray, hip: FloatArray
     ) -> None:
         """Add one gait bout's segment rotation and hip displacement, faded by its envelope."""
-        envelope = bout.envelope(t_rel)
+        swell = INTENSITY_MODULATION * np.sin(
+            2.0 * math.pi * bout.modulation_hz * t_rel + bout.modulation_phase_rad
+        )
+        envelope = bout.envelope(t_rel) * bout.intensity * (1.0 + swell)
         omega = 2.0 * math.pi * bout.steps_per_s
         phase = omega * t_rel + bout.phase_rad
         for axis, terms in enumerate(_HIP_GAIT[bout.activity]):
