@@ -27,6 +27,11 @@ class ScaledClock:
         """The wall clock."""
         return cls(start_s=time.time())
 
+    def restart_at(self, start_s: float) -> None:
+        """Make ``start_s`` the current time on this clock (a simulated day begins now)."""
+        self.start_s = start_s
+        self._anchor_monotonic_s = time.monotonic()
+
     def now_s(self) -> float:
         """Current time on this clock, in Unix seconds."""
         return self.start_s + (time.monotonic() - self._anchor_monotonic_s) * self.speed
@@ -36,10 +41,12 @@ class ScaledClock:
         return datetime.fromtimestamp(self.now_s(), tz=UTC)
 
     async def sleep_until_s(self, t_s: float) -> None:
-        """Return once this clock has reached ``t_s``."""
-        delay_s = (t_s - self.now_s()) / self.speed
-        if delay_s > 0:
-            await asyncio.sleep(delay_s)
+        """Return once this clock has reached ``t_s``; always yields to other tasks.
+
+        Yielding even when ``t_s`` has passed keeps a source that is behind from starving
+        the tasks that drain its queue.
+        """
+        await asyncio.sleep(max(0.0, (t_s - self.now_s()) / self.speed))
 
     async def sleep_s(self, duration_s: float) -> None:
         """Sleep for ``duration_s`` of this clock's time."""

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from alerts.catalogue import Catalogue
@@ -111,7 +111,10 @@ def build_source(
 
 def build_pipelines(settings: Settings, start_s: float) -> list[WearerPipeline]:
     """Every wearer's pipeline; raises ConfigError before anything starts."""
-    thresholds = evaluation_thresholds(settings)
+    # A sensor counts as stalled after stall_s of *wall* time without samples while the
+    # others stream; sample time runs `speed` times faster than the wall, so scale it.
+    base = evaluation_thresholds(settings)
+    thresholds = replace(base, stall_s=base.stall_s * max(1.0, settings.simulation.speed))
     pipelines = []
     for wearer in settings.wearers:
         setups = []
@@ -214,12 +217,20 @@ async def _evaluate_wearer(
     last_state_s = float("-inf")
     last_activity: str | None = None
     daily = DailySitting()
+    dropped_blocks = 0
     while pipeline.open_sources > 0:
         block = await pipeline.queue.get()
         if block is None:
             pipeline.open_sources -= 1
             continue
         observations = pipeline.evaluator.feed(block)
+        drops = pipeline.queue.counters
+        if drops.dropped_blocks != dropped_blocks:
+            dropped_blocks = drops.dropped_blocks
+            log.warning(
+                "%s: evaluation fell behind; %d blocks (%d samples) dropped so far",
+                pipeline.name, drops.dropped_blocks, drops.dropped_samples,
+            )
         for observation in observations:
             nudge = policy.decide(observation)
             if nudge is not None:
@@ -270,7 +281,8 @@ async def run_daemon(
     settings: Settings, clock: ScaledClock, *, until_sources_end: bool = False
 ) -> None:
     """Run until SIGINT/SIGTERM (or, with ``until_sources_end``, until every source ended)."""
-    pipelines = build_pipelines(settings, start_s=clock.now_s())
+    start_s = clock.now_s()
+    pipelines = build_pipelines(settings, start_s=start_s)
     policy = build_policy(settings, clock)
     connection = mqtt_connection(settings)
     topics = Topics(settings.mqtt.base_topic)
@@ -287,6 +299,10 @@ async def run_daemon(
     )
     try:
         async with MqttPublisher(connection, topics) as publisher:
+            if settings.simulation.speed != 1.0 or settings.simulation.start is not None:
+                # A simulated day starts when its sensors start, not when it was planned:
+                # otherwise the time spent connecting arrives as one burst of samples.
+                clock.restart_at(start_s)
             with contextlib.suppress(ShutdownRequestedError):
                 await _run_tasks(pipelines, policy, publisher, clock, settings, stop,
                                  until_sources_end=until_sources_end)
