@@ -1,4 +1,4 @@
-"""backwatch settings: TOML file, then environment, then command-line flags, validated in one place."""
+"""backwatch settings: TOML file, then environment, then command-line flags, all validated."""
 
 from __future__ import annotations
 
@@ -294,7 +294,7 @@ def masked_settings(settings: Settings) -> dict[str, Any]:
     """Settings as plain JSON-able data with every secret replaced by asterisks."""
     data = settings.model_dump(mode="json")
     if settings.mqtt.password is not None:
-        data["mqtt"]["password"] = "********"
+        data["mqtt"]["password"] = "********"  # noqa: S105 (the mask, not a password)
     return data
 
 

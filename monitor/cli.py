@@ -93,18 +93,26 @@ def build_parser() -> argparse.ArgumentParser:
     analyze = commands.add_parser("analyze", help="analyse recording CSV files (JSON Lines out)")
     analyze.add_argument("files", nargs="*", type=Path, metavar="FILE")
     analyze.add_argument(
-        "--placement", choices=["trunk", "waist", "thigh"], default="trunk",
+        "--placement",
+        choices=["trunk", "waist", "thigh"],
+        default="trunk",
         help="where the sensor of each FILE was worn (default trunk)",
     )
     analyze.add_argument(
         "--mount", help="sensor axes pointing up and forward when upright, e.g. -y,+z"
     )
     analyze.add_argument(
-        "--sensor", action="append", default=[], metavar="PLACEMENT=FILE",
+        "--sensor",
+        action="append",
+        default=[],
+        metavar="PLACEMENT=FILE",
         help="several sensors of one wearer (repeat); gives one JSON object for them all",
     )
     analyze.add_argument(
-        "--sensor-mount", action="append", default=[], metavar="PLACEMENT=UP,FWD",
+        "--sensor-mount",
+        action="append",
+        default=[],
+        metavar="PLACEMENT=UP,FWD",
         help="mount of one --sensor (repeat)",
     )
     analyze.add_argument("--config", type=Path, help="settings file for thresholds")
@@ -142,8 +150,8 @@ def _load(args: argparse.Namespace) -> Settings:
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
     settings = _load(args)
-    from monitor.daemon import build_pipelines, build_policy, mqtt_connection  # noqa: PLC0415
     from monitor.clock import ScaledClock  # noqa: PLC0415
+    from monitor.daemon import build_pipelines, build_policy, mqtt_connection  # noqa: PLC0415
 
     clock = ScaledClock.real()
     build_pipelines(settings, start_s=clock.now_s())

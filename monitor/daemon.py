@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from functools import partial
 
 from alerts.catalogue import Catalogue
+from alerts.events import Observation
 from alerts.mqtt import MqttConnection, MqttPublisher
 from alerts.nudge import NudgeKind
 from alerts.policy import DeliveryPolicy
@@ -199,55 +200,11 @@ async def _supervise(
             log.exception("%s failed; restarting in %.0f s", name, delay_s)
             await asyncio.sleep(delay_s)
             if failures > len(_RESTART_BACKOFF_S) * 4:
-                log.error("%s keeps failing; giving up on it", name)
+                log.error("%s keeps failing; giving up on it", name)  # noqa: TRY400 (logged above)
                 on_give_up()
                 return
         else:
             return
-
-
-async def _evaluate_wearer(
-    pipeline: WearerPipeline,
-    policy: DeliveryPolicy,
-    publisher: MqttPublisher,
-    clock: ScaledClock,
-    state_interval_s: float,
-) -> None:
-    """Drain one wearer's queue: evaluate, decide, publish; keep the retained state fresh."""
-    last_state_s = float("-inf")
-    last_activity: str | None = None
-    daily = DailySitting()
-    dropped_blocks = 0
-    while pipeline.open_sources > 0:
-        block = await pipeline.queue.get()
-        if block is None:
-            pipeline.open_sources -= 1
-            continue
-        observations = pipeline.evaluator.feed(block)
-        drops = pipeline.queue.counters
-        if drops.dropped_blocks != dropped_blocks:
-            dropped_blocks = drops.dropped_blocks
-            log.warning(
-                "%s: evaluation fell behind; %d blocks (%d samples) dropped so far",
-                pipeline.name, drops.dropped_blocks, drops.dropped_samples,
-            )
-        for observation in observations:
-            nudge = policy.decide(observation)
-            if nudge is not None:
-                log.info("nudge %s for %s: %s", nudge.kind, nudge.wearer, nudge.title)
-                publisher.publish_nudge(nudge)
-        status = pipeline.evaluator.status()
-        now_s = clock.now_s()
-        activity = str(status.activity)
-        if activity != last_activity or now_s - last_state_s >= state_interval_s * clock.speed:
-            publisher.publish_state(pipeline.name, _state_of(status, clock, daily))
-            last_state_s, last_activity = now_s, activity
-    for observation in pipeline.evaluator.finish():
-        nudge = policy.decide(observation)
-        if nudge is not None:
-            publisher.publish_nudge(nudge)
-    publisher.publish_state(pipeline.name, _state_of(pipeline.evaluator.status(), clock, daily))
-    log.info("all sources of %s have ended", pipeline.name)
 
 
 @dataclass(slots=True)
@@ -261,123 +218,151 @@ class DailySitting:
         """Seconds sat since the start of ``now``'s local day."""
         local_day = now.astimezone().date()
         if local_day != self.day:
-            self.day, self.baseline_s = local_day, total_s if self.day is not None else 0.0
+            self.baseline_s = total_s if self.day is not None else 0.0
+            self.day = local_day
         return total_s - self.baseline_s
 
 
-def _state_of(status: WearerStatus, clock: ScaledClock, daily: DailySitting) -> WearerState:
-    now = clock.now()
-    return WearerState.from_status(
-        status, now, sitting_today_s=daily.today_s(status.sitting_total_s, now)
-    )
+@dataclass(slots=True)
+class Daemon:
+    """Everything ``backwatch run`` runs, built from settings, ready to run once."""
 
+    settings: Settings
+    clock: ScaledClock
+    pipelines: list[WearerPipeline]
+    policy: DeliveryPolicy
+    connection: MqttConnection
+    topics: Topics
+    start_s: float
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
 
-async def _wait_for_signal(stop: asyncio.Event) -> None:
-    await stop.wait()
-    raise ShutdownRequestedError
+    @classmethod
+    def build(cls, settings: Settings, clock: ScaledClock) -> Daemon:
+        """Build every part; raises ConfigError before anything starts."""
+        start_s = clock.now_s()
+        return cls(
+            settings=settings,
+            clock=clock,
+            pipelines=build_pipelines(settings, start_s=start_s),
+            policy=build_policy(settings, clock),
+            connection=mqtt_connection(settings),
+            topics=Topics(settings.mqtt.base_topic),
+            start_s=start_s,
+        )
+
+    async def run(self, *, until_sources_end: bool = False) -> None:
+        """Run until SIGINT/SIGTERM (or, with ``until_sources_end``, every source ended)."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.stop.set)
+        log.info(
+            "backwatch starting: %d wearer(s), broker %s:%d, base topic %s",
+            len(self.pipelines),
+            self.connection.host,
+            self.connection.port,
+            self.topics.base,
+        )
+        try:
+            async with MqttPublisher(self.connection, self.topics) as publisher:
+                simulation = self.settings.simulation
+                if simulation.speed != 1.0 or simulation.start is not None:
+                    # A simulated day starts when its sensors start, not when it was
+                    # planned: otherwise connecting would arrive as one burst of samples.
+                    self.clock.restart_at(self.start_s)
+                await self._run_tasks(publisher, until_sources_end=until_sources_end)
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+        log.info("backwatch stopped")
+
+    async def _run_tasks(self, publisher: MqttPublisher, *, until_sources_end: bool) -> None:
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._wait_for_stop())
+                evaluations = []
+                for pipeline in self.pipelines:
+                    for source in pipeline.sources:
+                        tasks.create_task(
+                            _supervise(
+                                f"sensor {pipeline.name}/{source.sensor_id}",
+                                partial(source.run, pipeline.queue, self.clock),
+                                pipeline.queue.close,
+                            )
+                        )
+                    evaluations.append(
+                        tasks.create_task(
+                            _supervise(
+                                f"evaluation of {pipeline.name}",
+                                partial(self._evaluate_wearer, pipeline, publisher),
+                                lambda: None,
+                            )
+                        )
+                    )
+                if until_sources_end:
+                    tasks.create_task(self._stop_when_done(evaluations, publisher))
+        except* ShutdownRequestedError:
+            log.info("shutting down")
+
+    async def _wait_for_stop(self) -> None:
+        await self.stop.wait()
+        raise ShutdownRequestedError
+
+    async def _stop_when_done(
+        self, evaluations: list[asyncio.Task[None]], publisher: MqttPublisher
+    ) -> None:
+        await asyncio.gather(*evaluations)
+        await publisher.flush()
+        log.info("every source has ended and every message was delivered; stopping")
+        self.stop.set()
+
+    async def _evaluate_wearer(self, pipeline: WearerPipeline, publisher: MqttPublisher) -> None:
+        """Drain one wearer's queue: evaluate, decide, publish; keep the retained state fresh."""
+        state_interval_s = self.settings.daemon.state_interval_s * self.clock.speed
+        last_state_s = float("-inf")
+        last_activity: str | None = None
+        daily = DailySitting()
+        dropped_blocks = 0
+        while pipeline.open_sources > 0:
+            block = await pipeline.queue.get()
+            if block is None:
+                pipeline.open_sources -= 1
+                continue
+            self._deliver(pipeline.evaluator.feed(block), publisher)
+            drops = pipeline.queue.counters
+            if drops.dropped_blocks != dropped_blocks:
+                dropped_blocks = drops.dropped_blocks
+                log.warning(
+                    "%s: evaluation fell behind; %d blocks (%d samples) dropped so far",
+                    pipeline.name,
+                    drops.dropped_blocks,
+                    drops.dropped_samples,
+                )
+            status = pipeline.evaluator.status()
+            now_s = self.clock.now_s()
+            activity = str(status.activity)
+            if activity != last_activity or now_s - last_state_s >= state_interval_s:
+                publisher.publish_state(pipeline.name, self._state_of(status, daily))
+                last_state_s, last_activity = now_s, activity
+        self._deliver(pipeline.evaluator.finish(), publisher)
+        publisher.publish_state(pipeline.name, self._state_of(pipeline.evaluator.status(), daily))
+        log.info("all sources of %s have ended", pipeline.name)
+
+    def _deliver(self, observations: list[Observation], publisher: MqttPublisher) -> None:
+        for observation in observations:
+            nudge = self.policy.decide(observation)
+            if nudge is not None:
+                log.info("nudge %s for %s: %s", nudge.kind, nudge.wearer, nudge.title)
+                publisher.publish_nudge(nudge)
+
+    def _state_of(self, status: WearerStatus, daily: DailySitting) -> WearerState:
+        now = self.clock.now()
+        return WearerState.from_status(
+            status, now, sitting_today_s=daily.today_s(status.sitting_total_s, now)
+        )
 
 
 async def run_daemon(
     settings: Settings, clock: ScaledClock, *, until_sources_end: bool = False
 ) -> None:
-    """Run until SIGINT/SIGTERM (or, with ``until_sources_end``, until every source ended)."""
-    start_s = clock.now_s()
-    pipelines = build_pipelines(settings, start_s=start_s)
-    policy = build_policy(settings, clock)
-    connection = mqtt_connection(settings)
-    topics = Topics(settings.mqtt.base_topic)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    log.info(
-        "backwatch starting: %d wearer(s), broker %s:%d, base topic %s",
-        len(pipelines),
-        connection.host,
-        connection.port,
-        topics.base,
-    )
-    try:
-        async with MqttPublisher(connection, topics) as publisher:
-            if settings.simulation.speed != 1.0 or settings.simulation.start is not None:
-                # A simulated day starts when its sensors start, not when it was planned:
-                # otherwise the time spent connecting arrives as one burst of samples.
-                clock.restart_at(start_s)
-            with contextlib.suppress(ShutdownRequestedError):
-                await _run_tasks(pipelines, policy, publisher, clock, settings, stop,
-                                 until_sources_end=until_sources_end)
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
-    log.info("backwatch stopped")
-
-
-async def _run_tasks(
-    pipelines: list[WearerPipeline],
-    policy: DeliveryPolicy,
-    publisher: MqttPublisher,
-    clock: ScaledClock,
-    settings: Settings,
-    stop: asyncio.Event,
-    *,
-    until_sources_end: bool,
-) -> None:
-    try:
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(_wait_for_signal(stop))
-            evaluations = []
-            for pipeline in pipelines:
-                for source in pipeline.sources:
-                    tasks.create_task(
-                        _supervise(
-                            f"sensor {pipeline.name}/{source.sensor_id}",
-                            _source_runner(source, pipeline.queue, clock),
-                            pipeline.queue.close,
-                        )
-                    )
-                evaluations.append(
-                    tasks.create_task(
-                        _supervise(
-                            f"evaluation of {pipeline.name}",
-                            _evaluation_runner(
-                                pipeline, policy, publisher, clock, settings.daemon.state_interval_s
-                            ),
-                            lambda: None,
-                        )
-                    )
-                )
-            if until_sources_end:
-                tasks.create_task(_stop_when_done(evaluations, publisher, stop))
-    except* ShutdownRequestedError:
-        log.info("shutting down")
-
-
-def _source_runner(
-    source: SampleSource, queue: BlockQueue, clock: ScaledClock
-) -> Callable[[], Awaitable[None]]:
-    async def run() -> None:
-        await source.run(queue, clock)
-
-    return run
-
-
-def _evaluation_runner(
-    pipeline: WearerPipeline,
-    policy: DeliveryPolicy,
-    publisher: MqttPublisher,
-    clock: ScaledClock,
-    state_interval_s: float,
-) -> Callable[[], Awaitable[None]]:
-    async def run() -> None:
-        await _evaluate_wearer(pipeline, policy, publisher, clock, state_interval_s)
-
-    return run
-
-
-async def _stop_when_done(
-    evaluations: list[asyncio.Task[None]], publisher: MqttPublisher, stop: asyncio.Event
-) -> None:
-    await asyncio.gather(*evaluations)
-    await publisher.flush()
-    log.info("every source has ended and every message was delivered; stopping")
-    stop.set()
+    """Build the daemon from settings and run it (see ``Daemon.run``)."""
+    await Daemon.build(settings, clock).run(until_sources_end=until_sources_end)

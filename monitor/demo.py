@@ -1,4 +1,4 @@
-"""``backwatch demo``: a simulated day through a private Mosquitto, nudges printed as they arrive."""
+"""``backwatch demo``: a simulated day through a private Mosquitto, nudges printed on arrival."""
 
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ _WALL_LIMIT_S = 110.0
 _SEVERITY_MARK = {"info": "·", "advice": "▶", "warning": "!", "urgent": "‼"}
 
 
-def _demo_config(host: str, port: int, scenario: str, speed: float, start: datetime,
-                 state_dir: Path) -> str:
+def _demo_config(
+    *, host: str, port: int, scenario: str, speed: float, start: datetime, state_dir: Path
+) -> str:
     """A complete settings file for the demo daemon: one wearer, chest and thigh sensors."""
     return textwrap.dedent(
         f"""\
@@ -134,7 +135,14 @@ async def run_demo(scenario: str = "demo-day", speed: float | None = None) -> in
             print(f"Private Mosquitto on {broker.host}:{broker.port}; nudges as they arrive:\n")
             config_path = tmp_path / "backwatch.toml"
             config_path.write_text(
-                _demo_config(broker.host, broker.port, scenario, speed, start, tmp_path / "state"),
+                _demo_config(
+                    host=broker.host,
+                    port=broker.port,
+                    scenario=scenario,
+                    speed=speed,
+                    start=start,
+                    state_dir=tmp_path / "state",
+                ),
                 encoding="utf-8",
             )
             received: list[dict[str, Any]] = []
@@ -162,7 +170,12 @@ async def run_demo(scenario: str = "demo-day", speed: float | None = None) -> in
 async def _run_daemon(config_path: Path, log_path: Path, limit_s: float) -> int:
     with log_path.open("wb") as log_file:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "monitor", "run", "--config", str(config_path),
+            sys.executable,
+            "-m",
+            "monitor",
+            "run",
+            "--config",
+            str(config_path),
             "--until-sources-end",
             stdout=log_file,
             stderr=log_file,
@@ -174,4 +187,3 @@ async def _run_daemon(config_path: Path, log_path: Path, limit_s: float) -> int:
             await process.wait()
             print(f"\nThe demo did not finish within {limit_s:.0f} s.", file=sys.stderr)
             return 1
-

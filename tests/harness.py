@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import textwrap
@@ -75,12 +76,12 @@ def write_config(
         textwrap.dedent(
             f"""\
             log_level = "DEBUG"
-            state_dir = "{path.parent / 'state'}"
+            state_dir = "{path.parent / "state"}"
             [mqtt]
             host = "{host}"
             port = {port}
             base_topic = "{base_topic}"
-            client_id = "{base_topic.replace('/', '-')}"
+            client_id = "{base_topic.replace("/", "-")}"
             [simulation]
             speed = {speed}
             start = "2026-11-25T08:00:00+00:00"
@@ -123,8 +124,16 @@ async def run_daemon_collecting(
         log_path = config_path.parent / "daemon.log"
         with log_path.open("wb") as log_file:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "monitor", "run", "--config", str(config_path),
-                *extra_args, stdout=log_file, stderr=log_file, cwd=REPO,
+                sys.executable,
+                "-m",
+                "monitor",
+                "run",
+                "--config",
+                str(config_path),
+                *extra_args,
+                stdout=log_file,
+                stderr=log_file,
+                cwd=REPO,
             )
             try:
                 returncode = await asyncio.wait_for(process.wait(), timeout=timeout_s)
@@ -134,8 +143,6 @@ async def run_daemon_collecting(
                 returncode = -9
         await asyncio.sleep(0.3)
         collector.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await collector
-        except asyncio.CancelledError:
-            pass
     return DaemonResult(returncode, log_path.read_text(encoding="utf-8"), messages)

@@ -51,9 +51,7 @@ def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_file_then_environment_then_flags(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_file_then_environment_then_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _write(tmp_path, MINIMAL)
     assert load_settings(path).mqtt.port == 1884
     monkeypatch.setenv("BACKWATCH_MQTT__PORT", "1885")

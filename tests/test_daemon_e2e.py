@@ -17,8 +17,17 @@ from tests.harness import REPO, SensorSpec, run_daemon_collecting, write_config
 CHEST = SensorSpec("chest", "trunk", "-y,+z", seed=3)
 THIGH = SensorSpec("thigh", "thigh", "+x,-z", seed=4)
 NUDGE_KEYS = {
-    "id", "time", "wearer", "kind", "severity", "title", "message", "guideline", "evidence",
-    "event_start_s", "event_end_s",
+    "id",
+    "time",
+    "wearer",
+    "kind",
+    "severity",
+    "title",
+    "message",
+    "guideline",
+    "evidence",
+    "event_start_s",
+    "event_end_s",
 }
 
 
@@ -28,12 +37,19 @@ def test_sitting_31_minutes_gives_exactly_one_nudge(
 ) -> None:
     base = f"e2e-{len(sensors)}"
     config = write_config(
-        tmp_path / "backwatch.toml", host=mosquitto.host, port=mosquitto.port,
-        base_topic=base, scenario="sit-31min", sensors=sensors, speed=600,
+        tmp_path / "backwatch.toml",
+        host=mosquitto.host,
+        port=mosquitto.port,
+        base_topic=base,
+        scenario="sit-31min",
+        sensors=sensors,
+        speed=600,
     )
     result = asyncio.run(
         run_daemon_collecting(
-            config, host=mosquitto.host, port=mosquitto.port,
+            config,
+            host=mosquitto.host,
+            port=mosquitto.port,
             topics=[f"{base}/+/nudge", f"{base}/status"],
         )
     )
@@ -58,8 +74,13 @@ def test_standing_up_before_30_minutes_gives_no_nudge(
 ) -> None:
     base = "e2e-break"
     config = write_config(
-        tmp_path / "backwatch.toml", host=mosquitto.host, port=mosquitto.port,
-        base_topic=base, scenario="sit-break-sit", sensors=(CHEST, THIGH), speed=600,
+        tmp_path / "backwatch.toml",
+        host=mosquitto.host,
+        port=mosquitto.port,
+        base_topic=base,
+        scenario="sit-break-sit",
+        sensors=(CHEST, THIGH),
+        speed=600,
     )
     result = asyncio.run(
         run_daemon_collecting(
@@ -76,8 +97,13 @@ def test_sigterm_stops_cleanly_and_leaves_offline_retained(
 ) -> None:
     base = "e2e-signal"
     config = write_config(
-        tmp_path / "backwatch.toml", host=mosquitto.host, port=mosquitto.port,
-        base_topic=base, scenario="demo-day", sensors=(CHEST,), speed=1,
+        tmp_path / "backwatch.toml",
+        host=mosquitto.host,
+        port=mosquitto.port,
+        base_topic=base,
+        scenario="demo-day",
+        sensors=(CHEST,),
+        speed=1,
     )
 
     async def scenario() -> tuple[int, list[str]]:
@@ -85,8 +111,15 @@ def test_sigterm_stops_cleanly_and_leaves_offline_retained(
         async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="sig") as client:
             await client.subscribe(f"{base}/status", qos=1)
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "monitor", "run", "--config", str(config), cwd=REPO,
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+                sys.executable,
+                "-m",
+                "monitor",
+                "run",
+                "--config",
+                str(config),
+                cwd=REPO,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
             )
             async with asyncio.timeout(60):
                 async for message in client.messages:
@@ -123,8 +156,13 @@ def test_nudge_payload_is_plain_json_for_any_phone_client(
     """A phone MQTT client gets a short title and text fit for a notification."""
     base = "e2e-phone"
     config = write_config(
-        tmp_path / "backwatch.toml", host=mosquitto.host, port=mosquitto.port,
-        base_topic=base, scenario="sit-31min", sensors=(CHEST, THIGH), speed=600,
+        tmp_path / "backwatch.toml",
+        host=mosquitto.host,
+        port=mosquitto.port,
+        base_topic=base,
+        scenario="sit-31min",
+        sensors=(CHEST, THIGH),
+        speed=600,
     )
     result = asyncio.run(
         run_daemon_collecting(
