@@ -33,6 +33,17 @@ def synthetic_recording(hours: float, rate_hz: float, seed: int = 0) -> Recordin
     return Recording(t_s=t_s, acc_g=acc_g, gyro_dps=gyro_dps)
 
 
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory: VmHWM (ru_maxrss survives exec from a big parent)."""
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def _read_runs(path: Path, runs: int) -> None:
     times = []
     rows = 0
@@ -42,7 +53,7 @@ def _read_runs(path: Path, runs: int) -> None:
         times.append(time.perf_counter() - start)
         rows = len(recording)
         del recording
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    peak_mib = _peak_rss_mib()
     print(
         f"read_recording: {rows} rows, min {min(times):.2f} s, "
         f"median {statistics.median(times):.2f} s, max {max(times):.2f} s; "
