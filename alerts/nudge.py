@@ -42,6 +42,10 @@ class NudgeKind(StrEnum):
     FALL_CHECK = "fall_check"
     RED_FLAG = "red_flag"
     RELIEF = "relief"
+    ACTIVITY = "activity"
+    EXERCISE = "exercise"
+    HYDRATION = "hydration"
+    SLEEP_POSITION = "sleep_position"
 
 
 EvidenceKey = Annotated[str, StringConstraints(pattern=EVIDENCE_KEY_PATTERN)]
