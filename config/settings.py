@@ -28,7 +28,12 @@ TopicSegment = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$"
 _MOUNT_PATTERN = r"^\s*[+-]?[xyzXYZ]\s*,\s*[+-]?[xyzXYZ]\s*$"
 _BASE_TOPIC_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,64}){0,7}$")
 
-SensorKindName = Literal["simulated", "replay"]
+SensorKindName = Literal[
+    "simulated", "replay", "polar_h10", "polar_verity_sense", "thingy52", "diy"
+]
+BLUETOOTH_KINDS = frozenset({"polar_h10", "polar_verity_sense", "thingy52", "diy"})
+_BLE_ADDRESS_PATTERN = r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$"
+_ADAPTER_PATTERN = r"^hci[0-9]{1,2}$"
 PlacementName = Literal["trunk", "waist", "thigh"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -85,8 +90,17 @@ class SensorSettings(_Section):
     mount: Annotated[str, StringConstraints(pattern=_MOUNT_PATTERN)] | None = None
     scenario: str | None = None
     file: Path | None = None
-    rate_hz: float = Field(50.0, ge=25.0, le=200.0)
+    rate_hz: float = Field(50.0, ge=1.0, le=416.0)
     seed: int = 0
+    address: Annotated[str, StringConstraints(pattern=_BLE_ADDRESS_PATTERN)] | None = None
+    name: str | None = Field(None, min_length=1, max_length=64)
+    adapter: Annotated[str, StringConstraints(pattern=_ADAPTER_PATTERN)] | None = None
+    range_g: Literal[2, 4, 8, 16] = 8
+
+    @property
+    def is_bluetooth(self) -> bool:
+        """A real Bluetooth LE sensor (as opposed to simulated or replayed samples)."""
+        return self.kind in BLUETOOTH_KINDS
 
     @model_validator(mode="after")
     def _check_source(self) -> SensorSettings:
@@ -94,6 +108,10 @@ class SensorSettings(_Section):
             raise ValueError("a simulated sensor needs 'scenario' (a built-in name or a file)")
         if self.kind == "replay" and self.file is None:
             raise ValueError("a replay sensor needs 'file' (a recording CSV)")
+        if self.kind in {"simulated", "replay"} and not 25.0 <= self.rate_hz <= 200.0:
+            raise ValueError("rate_hz of simulated sensors is 25-200 Hz")
+        if not self.is_bluetooth and (self.address or self.name or self.adapter):
+            raise ValueError("address, name and adapter are for Bluetooth sensors only")
         return self
 
 

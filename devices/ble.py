@@ -319,9 +319,11 @@ class _Emitter:
         self._pending = 0
         self.samples += t_s.shape[0]
         self._queue.offer(SampleBlock(self._sensor_id, t_s, acc, gyro))
-        loop_now = asyncio.get_running_loop().time()
-        self.rate_window.append((loop_now, t_s.shape[0]))
-        while self.rate_window and loop_now - self.rate_window[0][0] > _RATE_WINDOW_S:
+        # Rate on the pacer's clock: samples per second of sample time, also when a
+        # simulated day runs faster than the wall.
+        now_s = self._pacer.now_s()
+        self.rate_window.append((now_s, t_s.shape[0]))
+        while self.rate_window and now_s - self.rate_window[0][0] > _RATE_WINDOW_S:
             self.rate_window.popleft()
 
     def measured_rate_hz(self) -> float | None:

@@ -17,6 +17,7 @@ from config.settings import ConfigError, Settings, load_settings, masked_setting
 EXIT_OK = 0
 EXIT_USAGE = 64  # EX_USAGE
 EXIT_DATA = 65  # EX_DATAERR: a recording or scenario that cannot be read
+EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: no Bluetooth adapter or service
 EXIT_CONFIG = 78  # EX_CONFIG: systemd's RestartPreventExitStatus
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--out", type=Path, required=True, help="CSV file to write")
 
     commands.add_parser("scenarios", help="list the built-in simulated scenarios")
+
+    scan = commands.add_parser("scan", help="list nearby supported Bluetooth LE sensors")
+    scan.add_argument("--timeout-s", type=float, default=8.0, help="how long to listen")
+    scan.add_argument("--adapter", help="Bluetooth adapter such as hci1 (default: the first)")
     return parser
 
 
@@ -214,6 +219,47 @@ def _cmd_scenarios(_args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_PLACEMENT_HINT = {
+    "polar_h10": ("chest", "trunk"),
+    "polar_verity_sense": ("arm", "trunk"),
+    "thingy52": ("thigh", "thigh"),
+    "diy": ("back", "trunk"),
+}
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from devices.ble import BleSourceError, scan  # noqa: PLC0415
+
+    try:
+        found = asyncio.run(scan(timeout_s=args.timeout_s, adapter=args.adapter))
+    except BleSourceError as exc:
+        return _fail(EXIT_UNAVAILABLE, f"cannot scan: {exc}")
+    if not found:
+        print(
+            f"No supported sensors heard in {args.timeout_s:g} s. Is the sensor awake "
+            "(Polar H10: wet the strap and put it on) and not connected to a phone?"
+        )
+        return EXIT_OK
+    print(f"{'kind':20} {'name':24} {'address':18} RSSI")
+    for sensor in found:
+        rssi = "?" if sensor.rssi_dbm is None else f"{sensor.rssi_dbm} dBm"
+        print(f"{sensor.model.value:20} {(sensor.name or '-'):24} {sensor.address:18} {rssi}")
+    print("\nPaste into the [[wearers]] table of your configuration (set placement and mount):")
+    for sensor in found:
+        sensor_id, placement = _PLACEMENT_HINT.get(sensor.model.value, ("sensor", "trunk"))
+        lines = [
+            "[[wearers.sensors]]",
+            f'id = "{sensor_id}"',
+            f'kind = "{sensor.model.value}"',
+            f'placement = "{placement}"',
+            f'address = "{sensor.address}"',
+        ]
+        if sensor.adapter:
+            lines.append(f'adapter = "{sensor.adapter}"')
+        print("\n" + "\n".join(lines))
+    return EXIT_OK
+
+
 _COMMANDS = {
     "run": _cmd_run,
     "check-config": _cmd_check_config,
@@ -221,6 +267,7 @@ _COMMANDS = {
     "analyze": _cmd_analyze,
     "simulate": _cmd_simulate,
     "scenarios": _cmd_scenarios,
+    "scan": _cmd_scan,
 }
 
 

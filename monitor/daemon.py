@@ -15,10 +15,12 @@ from alerts.events import Observation
 from alerts.mqtt import MqttConnection, MqttPublisher
 from alerts.nudge import NudgeKind
 from alerts.policy import DeliveryPolicy
-from alerts.state import WearerState
+from alerts.state import SensorStatus, WearerState
 from alerts.topics import Topics
 from config.settings import ConfigError, SensorSettings, Settings, WearerSettings
+from devices.ble import AdapterGate, BleSensorConfig, BleSensorSource
 from devices.mount import Mount, MountError
+from devices.protocols.catalog import SensorModel
 from devices.queue import BlockQueue
 from devices.recording import RecordingError, read_recording
 from devices.replay import ReplaySource
@@ -37,6 +39,7 @@ from monitor.evaluation import (
 log = logging.getLogger(__name__)
 
 _RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 15.0, 60.0)
+_SENSOR_STATUS_POLL_S = 1.0
 
 
 class ShutdownRequestedError(Exception):
@@ -44,18 +47,46 @@ class ShutdownRequestedError(Exception):
 
 
 @dataclass(slots=True)
+class SensorRuntime:
+    """One configured sensor: its source and what the daemon knows about it."""
+
+    settings: SensorSettings
+    source: SampleSource
+    ended: bool = False
+    last_status: tuple[bool, float | None, float | None] | None = None
+    last_status_s: float = float("-inf")
+
+    def status(self, now: datetime) -> SensorStatus:
+        """What the sensor status topic says now."""
+        if isinstance(self.source, BleSensorSource):
+            ble = self.source.status()
+            return SensorStatus(
+                connected=ble.connected,
+                battery_pct=ble.battery_pct,
+                rate_hz=None if ble.rate_hz is None else round(ble.rate_hz, 1),
+                updated=now,
+            )
+        return SensorStatus(
+            connected=not self.ended,
+            battery_pct=None,
+            rate_hz=None if self.ended else self.settings.rate_hz,
+            updated=now,
+        )
+
+
+@dataclass(slots=True)
 class WearerPipeline:
-    """One wearer's sources, the queue they fill, and the evaluator that drains it."""
+    """One wearer's sensors, the queue they fill, and the evaluator that drains it."""
 
     name: str
-    sources: list[SampleSource]
+    sensors: list[SensorRuntime]
     queue: BlockQueue
     evaluator: WearerEvaluator
     open_sources: int = field(init=False)
 
     def __post_init__(self) -> None:
         """Every source closes the queue once when it ends."""
-        self.open_sources = len(self.sources)
+        self.open_sources = len(self.sensors)
 
 
 def evaluation_thresholds(settings: Settings) -> EvaluationThresholds:
@@ -83,10 +114,27 @@ def _mount_of(wearer: WearerSettings, sensor: SensorSettings) -> Mount | None:
 
 
 def build_source(
-    wearer: WearerSettings, sensor: SensorSettings, mount: Mount | None, start_s: float
+    wearer: WearerSettings,
+    sensor: SensorSettings,
+    mount: Mount | None,
+    start_s: float,
+    gate: AdapterGate,
 ) -> SampleSource:
     """The sample source a sensor's settings describe; problems are ConfigErrors."""
     key = f"wearers.{wearer.name}.sensors.{sensor.id}"
+    if sensor.is_bluetooth:
+        return BleSensorSource(
+            BleSensorConfig(
+                sensor_id=sensor.id,
+                model=SensorModel(sensor.kind),
+                address=sensor.address,
+                name=sensor.name,
+                adapter=sensor.adapter,
+                rate_hz=sensor.rate_hz,
+                range_g=sensor.range_g,
+            ),
+            gate=gate,
+        )
     if sensor.kind == "simulated":
         assert sensor.scenario is not None  # checked by the settings model
         try:
@@ -116,18 +164,20 @@ def build_pipelines(settings: Settings, start_s: float) -> list[WearerPipeline]:
     # others stream; sample time runs `speed` times faster than the wall, so scale it.
     base = evaluation_thresholds(settings)
     thresholds = replace(base, stall_s=base.stall_s * max(1.0, settings.simulation.speed))
+    gate = AdapterGate()  # one connect at a time per adapter, across all wearers
     pipelines = []
     for wearer in settings.wearers:
         setups = []
-        sources = []
+        sensors = []
         for sensor in wearer.sensors:
             mount = _mount_of(wearer, sensor)
             setups.append(SensorSetup(sensor.id, Placement(sensor.placement), mount))
-            sources.append(build_source(wearer, sensor, mount, start_s))
+            source = build_source(wearer, sensor, mount, start_s, gate)
+            sensors.append(SensorRuntime(sensor, source))
         pipelines.append(
             WearerPipeline(
                 name=wearer.name,
-                sources=sources,
+                sensors=sensors,
                 queue=BlockQueue(maxsize=settings.daemon.queue_blocks),
                 evaluator=WearerEvaluator(wearer.name, setups, thresholds),
             )
@@ -280,13 +330,14 @@ class Daemon:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._wait_for_stop())
                 evaluations = []
+                tasks.create_task(self._publish_sensor_status(publisher))
                 for pipeline in self.pipelines:
-                    for source in pipeline.sources:
+                    for sensor in pipeline.sensors:
                         tasks.create_task(
                             _supervise(
-                                f"sensor {pipeline.name}/{source.sensor_id}",
-                                partial(source.run, pipeline.queue, self.clock),
-                                pipeline.queue.close,
+                                f"sensor {pipeline.name}/{sensor.settings.id}",
+                                partial(self._run_source, sensor, pipeline.queue),
+                                partial(self._source_gave_up, sensor, pipeline.queue),
                             )
                         )
                     evaluations.append(
@@ -302,6 +353,31 @@ class Daemon:
                     tasks.create_task(self._stop_when_done(evaluations, publisher))
         except* ShutdownRequestedError:
             log.info("shutting down")
+
+    async def _run_source(self, sensor: SensorRuntime, queue: BlockQueue) -> None:
+        await sensor.source.run(queue, self.clock)
+        sensor.ended = True
+        log.info("sensor %s has ended", sensor.settings.id)
+
+    def _source_gave_up(self, sensor: SensorRuntime, queue: BlockQueue) -> None:
+        sensor.ended = True
+        queue.close()
+
+    async def _publish_sensor_status(self, publisher: MqttPublisher) -> None:
+        """Publish each sensor's status on change, and at least every state interval."""
+        interval_s = self.settings.daemon.state_interval_s
+        loop = asyncio.get_running_loop()
+        while True:
+            now_s = loop.time()
+            now = self.clock.now()
+            for pipeline in self.pipelines:
+                for sensor in pipeline.sensors:
+                    status = sensor.status(now)
+                    key = (status.connected, status.battery_pct, status.rate_hz)
+                    if key != sensor.last_status or now_s - sensor.last_status_s >= interval_s:
+                        publisher.publish_sensor_status(pipeline.name, sensor.settings.id, status)
+                        sensor.last_status, sensor.last_status_s = key, now_s
+            await asyncio.sleep(_SENSOR_STATUS_POLL_S)
 
     async def _wait_for_stop(self) -> None:
         await self.stop.wait()

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import signal
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,20 @@ class SensorSpec:
     placement: str
     mount: str = "-y,+z"
     seed: int = 0
+    kind: str = "simulated"
+    address: str | None = None
+
+    def table(self, scenario: str) -> str:
+        """The sensor's ``[[wearers.sensors]]`` table."""
+        source = (
+            f'address = "{self.address}"\n'
+            if self.address is not None
+            else f'scenario = "{scenario}"\nseed = {self.seed}\n'
+        )
+        return (
+            f'\n[[wearers.sensors]]\nid = "{self.sensor_id}"\nkind = "{self.kind}"\n'
+            f'placement = "{self.placement}"\nmount = "{self.mount}"\nrate_hz = 50\n{source}'
+        )
 
 
 @dataclass(slots=True)
@@ -57,21 +73,7 @@ def write_config(
     extra: str = "",
 ) -> Path:
     """A settings file for one simulated wearer."""
-    sensor_tables = "".join(
-        textwrap.dedent(
-            f"""
-            [[wearers.sensors]]
-            id = "{s.sensor_id}"
-            kind = "simulated"
-            placement = "{s.placement}"
-            mount = "{s.mount}"
-            scenario = "{scenario}"
-            rate_hz = 50
-            seed = {s.seed}
-            """
-        )
-        for s in sensors
-    )
+    sensor_tables = "".join(s.table(scenario) for s in sensors)
     path.write_text(
         textwrap.dedent(
             f"""\
@@ -103,8 +105,14 @@ async def run_daemon_collecting(
     topics: Sequence[str],
     timeout_s: float = 120.0,
     extra_args: Sequence[str] = ("--until-sources-end",),
+    env: Mapping[str, str] | None = None,
+    stop_when: Callable[[], Awaitable[None]] | None = None,
 ) -> DaemonResult:
-    """Start ``backwatch run``, subscribe first, and collect until the daemon exits."""
+    """Start ``backwatch run``, subscribe first, and collect until the daemon exits.
+
+    With ``stop_when``, the daemon gets SIGTERM once that coroutine returns (for sources
+    that never end, such as Bluetooth sensors).
+    """
     messages: list[tuple[str, dict[str, Any] | str]] = []
     async with aiomqtt.Client(host, port, identifier=f"test-{config_path.parent.name}") as client:
         for topic in topics:
@@ -134,9 +142,14 @@ async def run_daemon_collecting(
                 stdout=log_file,
                 stderr=log_file,
                 cwd=REPO,
+                env=None if env is None else {**os.environ, **env},
             )
             try:
-                returncode = await asyncio.wait_for(process.wait(), timeout=timeout_s)
+                async with asyncio.timeout(timeout_s):
+                    if stop_when is not None:
+                        await stop_when()
+                        process.send_signal(signal.SIGTERM)
+                    returncode = await process.wait()
             except TimeoutError:
                 process.kill()
                 await process.wait()

@@ -89,6 +89,9 @@ class EmulatedSensor(ABC):
         )
         self._link: Link | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # How many times faster than the wall the device streams (its clock runs as fast):
+        # a demo plays a simulated day at 90x through the real Bluetooth code path.
+        self.time_scale = 1.0
         self.frames_sent = 0
         self.samples_sent = 0
 
@@ -290,7 +293,7 @@ class EmulatedPolarH10(EmulatedSensor):
         n = self.samples_per_frame
         period_ns = 1e9 / rate_hz
         start_ns = unix_s_to_pmd_ns(time.time() + self.clock_offset_s)
-        pacer = _Pacer(rate_hz, n)
+        pacer = _Pacer(rate_hz * self.time_scale, n)
         sent = 0
         limit_mg = range_g * 1000
         while True:
@@ -374,7 +377,7 @@ class EmulatedThingy52(EmulatedSensor):
             self._run("tms", self._stream(self.config.motion_frequency_hz))
 
     async def _stream(self, rate_hz: int) -> None:
-        pacer = _Pacer(rate_hz, 1)
+        pacer = _Pacer(rate_hz * self.time_scale, 1)
         while True:
             await pacer.next_tick()
             samples = self._take(1)
@@ -462,7 +465,7 @@ class EmulatedDiyBoard(EmulatedSensor):
     async def _stream(self) -> None:
         config = self.config
         n = config.samples_per_frame
-        pacer = _Pacer(config.rate_hz, n)
+        pacer = _Pacer(config.rate_hz * self.time_scale, n)
         sent = 0
         loop = asyncio.get_running_loop()
         clock_ms = self.clock_start_ms + round(loop.time() * 1000.0)
