@@ -33,9 +33,7 @@ class Mount:
         """Read ``UP,FWD`` such as ``-y,+z``: the sensor axes pointing up and forward."""
         match = _MOUNT_RE.match(text)
         if match is None:
-            raise MountError(
-                f"mount {text!r} is not two signed axes 'UP,FWD' such as '-y,+z'"
-            )
+            raise MountError(f"mount {text!r} is not two signed axes 'UP,FWD' such as '-y,+z'")
         up_sign, up_axis, fwd_sign, fwd_axis = match.groups()
         if up_axis.lower() == fwd_axis.lower():
             raise MountError(f"mount {text!r} names the same axis for up and forward")

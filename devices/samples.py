@@ -53,9 +53,7 @@ class SampleBlock:
         if self.acc_g.shape != (n, 3):
             raise SampleBlockError(f"acc_g must have shape ({n}, 3), got {self.acc_g.shape}")
         if self.gyro_dps is not None and self.gyro_dps.shape != (n, 3):
-            raise SampleBlockError(
-                f"gyro_dps must have shape ({n}, 3), got {self.gyro_dps.shape}"
-            )
+            raise SampleBlockError(f"gyro_dps must have shape ({n}, 3), got {self.gyro_dps.shape}")
 
     def __len__(self) -> int:
         """Number of samples in the block."""
