@@ -101,6 +101,170 @@ class SittingTemplate:
         )
 
 
+def span_text(seconds: float) -> str:
+    """A duration in words: whole seconds under 90 s, whole minutes (rounded) above."""
+    if seconds < 90.0:
+        whole = max(0, round(seconds))
+        return f"{whole} second" + ("" if whole == 1 else "s")
+    return minutes_text(round(seconds / SECONDS_PER_MINUTE))
+
+
+@dataclass(frozen=True, slots=True)
+class SlouchTemplate:
+    """Sitting bent forward beyond the holding-time limit (ISO 11226 / EN 1005-4).
+
+    Reads ``hold_s`` (default: the observation's span), ``flexion_deg`` (mean trunk flexion
+    of the hold) and ``limit_s`` (the acceptable holding time at that angle) from the
+    evidence.
+    """
+
+    severity: Severity = Severity.ADVICE
+    title: str = "Sit back and straighten up"
+    guideline: str = (
+        "ISO 11226 / EN 1005-4: trunk flexion of 20-60\N{DEGREE SIGN} may be held for "
+        "240 s (at 20\N{DEGREE SIGN}) down to 60 s (at 60\N{DEGREE SIGN}), beyond "
+        "60\N{DEGREE SIGN} not at all"
+    )
+
+    def render(self, observation: Observation) -> Wording:
+        """Say how far and how long the wearer has leant forward, and how to sit instead."""
+        evidence = observation.evidence
+        hold_s = float(evidence.get("hold_s", observation.end_s - observation.start_s))
+        flexion_deg = float(evidence.get("flexion_deg", math.nan))
+        angle = f" about {round(flexion_deg)}\N{DEGREE SIGN}" if math.isfinite(flexion_deg) else ""
+        message = (
+            f"You have been sitting bent forward{angle} for {span_text(hold_s)}. "
+            "Sit right back with your lower back against a lumbar support (a cushion or "
+            "rolled towel will do), feet flat and knees a little lower than your hips."
+        )
+        numbers = {"hold_min": round(hold_s / SECONDS_PER_MINUTE, 1)}
+        if math.isfinite(flexion_deg):
+            numbers["flexion_deg"] = round(flexion_deg, 1)
+        if "limit_s" in evidence:
+            numbers["limit_min"] = round(float(evidence["limit_s"]) / SECONDS_PER_MINUTE, 1)
+        return Wording(
+            kind=NudgeKind.SLOUCH,
+            severity=self.severity,
+            title=self.title,
+            message=message,
+            guideline=self.guideline,
+            evidence=MappingProxyType(numbers),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SideBendTemplate:
+    """A sideways bend of the trunk held beyond 10 degrees (ISO 11226 / EN 1005-4).
+
+    Reads ``hold_s`` (default: the observation's span) and ``lateral_deg`` (mean sideways
+    bend of the hold, positive toward the wearer's right) from the evidence.
+    """
+
+    severity: Severity = Severity.ADVICE
+    title: str = "Straighten up sideways"
+    guideline: str = (
+        "ISO 11226 / EN 1005-4: a sideways bend or twist of the trunk of more than "
+        "10\N{DEGREE SIGN} held is not acceptable"
+    )
+
+    def render(self, observation: Observation) -> Wording:
+        """Say which way and how long the wearer has leant, and what to change."""
+        evidence = observation.evidence
+        hold_s = float(evidence.get("hold_s", observation.end_s - observation.start_s))
+        lateral_deg = float(evidence.get("lateral_deg", math.nan))
+        if math.isfinite(lateral_deg):
+            side = "right" if lateral_deg > 0 else "left"
+            lean = f"about {round(abs(lateral_deg))}\N{DEGREE SIGN} to your {side}"
+        else:
+            lean = "to one side"
+        message = (
+            f"You have been leaning {lean} for {span_text(hold_s)}. Straighten up with your "
+            "weight on both hips or both feet; bring what you are reaching for closer, or "
+            "turn your whole body toward it."
+        )
+        numbers = {"hold_min": round(hold_s / SECONDS_PER_MINUTE, 1)}
+        if math.isfinite(lateral_deg):
+            numbers["lateral_deg"] = round(lateral_deg, 1)
+        return Wording(
+            kind=NudgeKind.SLOUCH,
+            severity=self.severity,
+            title=self.title,
+            message=message,
+            guideline=self.guideline,
+            evidence=MappingProxyType(numbers),
+        )
+
+
+_SLEEP_ADVICE = {
+    "side": "On your side, a pillow between your knees keeps your hips and spine in line.",
+    "back": "On your back, a pillow under your knees eases the arch of your lower back.",
+    "front": (
+        "Lying on your front arches the lower back; try your side, with a pillow between "
+        "your knees."
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SleepPositionTemplate:
+    """The summary after a long spell lying down: time per position and matching advice.
+
+    Reads ``lying_s`` and the seconds in each position, ``supine_s``, ``prone_s``,
+    ``left_s`` and ``right_s``, from the evidence; the advice follows the position held
+    longest (back, side or front).
+    """
+
+    severity: Severity = Severity.INFO
+    title: str = "How you lay"
+    guideline: str = (
+        "Position from the trunk sensor while lying (Kukwa et al. 2022, Diagnostics "
+        "12:1195); pillow advice is general back-care guidance, not a diagnosis"
+    )
+
+    def render(self, observation: Observation) -> Wording:
+        """Summarise the shares of back, side and front, and advise for the main one."""
+        evidence = observation.evidence
+        seconds = {
+            key: max(0.0, float(evidence.get(f"{key}_s", 0.0)))
+            for key in ("supine", "prone", "left", "right")
+        }
+        lying_s = float(evidence.get("lying_s", observation.end_s - observation.start_s))
+        placed = sum(seconds.values())
+        share = {key: (value / placed if placed > 0 else 0.0) for key, value in seconds.items()}
+        groups = {
+            "back": share["supine"],
+            "side": share["left"] + share["right"],
+            "front": share["prone"],
+        }
+        main = max(groups, key=lambda key: groups[key])
+        side_detail = (
+            f" (left {round(100 * share['left'])} %, right {round(100 * share['right'])} %)"
+        )
+        parts = [
+            f"{round(100 * groups[name])} % on your {name}"
+            + (side_detail if name == "side" else "")
+            for name in sorted(groups, key=lambda key: -groups[key])
+            if groups[name] >= 0.005
+        ]
+        lying_text = minutes_text(round(lying_s / SECONDS_PER_MINUTE))
+        if parts:
+            message = (
+                f"Of {lying_text} lying down you spent {', '.join(parts)}. {_SLEEP_ADVICE[main]}"
+            )
+        else:
+            message = f"You were lying down for {lying_text}. {_SLEEP_ADVICE['side']}"
+        numbers = {"lying_min": round(lying_s / SECONDS_PER_MINUTE, 1)}
+        numbers.update({f"{key}_pct": round(100 * value, 1) for key, value in share.items()})
+        return Wording(
+            kind=NudgeKind.SLEEP_POSITION,
+            severity=self.severity,
+            title=self.title,
+            message=message,
+            guideline=self.guideline,
+            evidence=MappingProxyType(numbers),
+        )
+
+
 class Catalogue:
     """Observation type -> template; the only code that knows what nudges say."""
 
@@ -130,7 +294,12 @@ class Catalogue:
 
 
 DEFAULT_TEMPLATES: Mapping[EventType, NudgeTemplate] = MappingProxyType(
-    {EventType.SITTING_BOUT: SittingTemplate()}
+    {
+        EventType.SITTING_BOUT: SittingTemplate(),
+        EventType.SLOUCH: SlouchTemplate(),
+        EventType.SIDE_BEND: SideBendTemplate(),
+        EventType.SLEEP_POSITION: SleepPositionTemplate(),
+    }
 )
 """The shipped wording, one entry per observation type."""
 

@@ -12,6 +12,9 @@ class EventType(StrEnum):
     """Kinds of moments the evaluation reports."""
 
     SITTING_BOUT = "sitting_bout"
+    SLOUCH = "slouch"
+    SIDE_BEND = "side_bend"
+    SLEEP_POSITION = "sleep_position"
 
 
 @dataclass(frozen=True, slots=True)
