@@ -58,11 +58,11 @@ def test_first_observation_becomes_a_nudge_stamped_by_the_clock() -> None:
 def test_cooldown_holds_until_exactly_its_end() -> None:
     clock = FakeClock(START)
     policy = make_policy(clock)
-    assert policy.decide(sitting()) is not None
+    assert policy.decide(sitting(bout_s=1860.0)) is not None
     clock.advance(SITTING_COOLDOWN_S - 0.001)
-    assert policy.decide(sitting()) is None
+    assert policy.decide(sitting(bout_s=3659.0)) is None
     clock.advance(0.001)  # now exactly cooldown after the first nudge
-    second = policy.decide(sitting())
+    second = policy.decide(sitting(bout_s=3660.0))
     assert second is not None
     assert second.id == "n2"
     assert second.time == START.replace(minute=30)
@@ -71,13 +71,13 @@ def test_cooldown_holds_until_exactly_its_end() -> None:
 def test_suppressed_observations_do_not_restart_the_cooldown() -> None:
     clock = FakeClock(START)
     policy = make_policy(clock)
-    assert policy.decide(sitting()) is not None
-    for _ in range(2):
+    assert policy.decide(sitting(bout_s=1860.0)) is not None
+    for step in (1, 2):
         clock.advance(600.0)
-        assert policy.decide(sitting()) is None
+        assert policy.decide(sitting(bout_s=1860.0 + 600.0 * step)) is None
     clock.advance(600.0)
     assert clock.now() == START.replace(minute=30)
-    assert policy.decide(sitting()) is not None
+    assert policy.decide(sitting(bout_s=3660.0)) is not None
 
 
 def test_cooldown_is_per_wearer() -> None:
@@ -116,10 +116,13 @@ def test_cooldown_is_per_kind_and_unlisted_kinds_use_the_default() -> None:
     assert slouch_nudge is not None
     assert (sit_nudge.kind, slouch_nudge.kind) == (NudgeKind.SITTING, NudgeKind.SLOUCH)
     clock.advance(600.0)
-    again = policy.decide(slouch)
+    # Each observation is new (a later end): repeats of one observation are duplicates.
+    again = policy.decide(
+        Observation("alex", EventType.SITTING_BOUT, 0.0, 601.0, {"flexion_deg": 35.0})
+    )
     assert again is not None
     assert again.kind is NudgeKind.SLOUCH
-    assert policy.decide(sit) is None
+    assert policy.decide(sitting(bout_s=2460.0)) is None
 
 
 def test_same_inputs_give_the_same_nudges() -> None:
