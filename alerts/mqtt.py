@@ -6,6 +6,17 @@ wait in an in-memory queue and leave it only after the broker's PUBACK (QoS 1); 
 broker goes away the task reconnects with capped exponential backoff and resends what is
 pending, in order, each payload unchanged (so a nudge keeps its id). Delivery is
 at-least-once: a message whose PUBACK was lost is sent again, receivers drop duplicates by id.
+
+With an ``Outbox`` (``AlertStore.outbox``) nudges and events are written to it before they
+are queued and marked sent on PUBACK; a publisher created later on the same outbox (after a
+restart or a crash) starts with whatever was still pending, in order, payloads unchanged.
+
+The same connection receives: ``subscribe(filter, handler)`` registers a handler that gets
+every ``InboundMessage`` on that filter (commands, Home Assistant's status); subscriptions are
+renewed on every connect. It speaks MQTT 5 by default (``MqttConnection.mqtt5``) so replies
+can honour a response topic and correlation data; MQTT 3.1.1 peers work through the broker.
+After a reconnect the latest retained messages are sent again (a broker restarted without
+persistence has lost them), and ``on_connected`` callbacks run on every connect.
 """
 
 from __future__ import annotations
@@ -17,17 +28,21 @@ import json
 import logging
 import ssl
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from pydantic import SecretStr
 
 from alerts.events import Observation
 from alerts.nudge import Nudge
 from alerts.state import SensorStatus, WearerState
+from alerts.store import Outbox, OutboxItem, StoreError
 from alerts.topics import Topics
 
 logger = logging.getLogger(__name__)
@@ -63,6 +78,7 @@ class MqttConnection:
     cert_file: Path | None = None
     key_file: Path | None = None
     keepalive_s: int = 60
+    mqtt5: bool = True
 
     def __post_init__(self) -> None:
         """Wrap a plain password; refuse settings no broker could accept, naming the field."""
@@ -119,12 +135,29 @@ def observation_json(observation: Observation) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Outgoing:
-    """One message waiting for the broker's acknowledgement."""
+class InboundMessage:
+    """A message received on a subscribed filter, with its MQTT 5 reply properties."""
 
     topic: str
     payload: bytes
     retain: bool
+    response_topic: str | None = None
+    correlation_data: bytes | None = None
+
+
+InboundHandler = Callable[[InboundMessage], None]
+"""Called in the receive loop for each message on a subscribed filter; must not block."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    """One message waiting for the broker's acknowledgement (``seq``: its outbox row)."""
+
+    topic: str
+    payload: bytes
+    retain: bool
+    seq: int | None = None
+    correlation_data: bytes | None = None
 
 
 class _Link(enum.Enum):
@@ -156,8 +189,12 @@ class MqttPublisher:
         publish_timeout_s: float = 10.0,
         drain_timeout_s: float = 5.0,
         max_pending: int = 10_000,
+        outbox: Outbox | None = None,
     ) -> None:
-        """Check the settings (TLS files are loaded here); nothing connects until entered."""
+        """Check the settings (TLS files are loaded here); nothing connects until entered.
+
+        With ``outbox``, what it still holds from an earlier run is queued first, in order.
+        """
         if not 0 < backoff_initial_s <= backoff_max_s:
             raise MqttConfigError("mqtt backoff: need 0 < backoff_initial_s <= backoff_max_s")
         if max_pending < 1:
@@ -185,6 +222,17 @@ class MqttPublisher:
         self._dropping = False
         self._dropped_count = 0
         self._last_error = ""
+        self._outbox = outbox
+        self._handlers: list[tuple[str, InboundHandler]] = []
+        self._connect_callbacks: list[Callable[[], None]] = []
+        self._retained: dict[str, bytes] = {}
+        if outbox is not None:
+            for item in _read_pending(outbox):
+                self._pending.append(_Outgoing(item.topic, item.payload, item.retain, item.seq))
+            if self._pending:
+                logger.info(
+                    "%d message(s) from the outbox wait to be published", len(self._pending)
+                )
 
     @property
     def topics(self) -> Topics:
@@ -243,15 +291,42 @@ class MqttPublisher:
         if not event.is_set():
             raise MqttUnavailable("MQTT publisher stopped")
 
+    def subscribe(self, topic_filter: str, handler: InboundHandler) -> None:
+        """Receive messages on ``topic_filter`` (QoS 1); call before entering the publisher."""
+        if self._runner is not None:
+            raise RuntimeError("subscribe before the publisher is entered")
+        self._handlers.append((topic_filter, handler))
+
+    def on_connected(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` after every connect (subscriptions made, before queued sends)."""
+        self._connect_callbacks.append(callback)
+
     def publish_nudge(self, nudge: Nudge) -> None:
-        """Queue a nudge for ``<base>/<wearer>/nudge`` (QoS 1, not retained)."""
-        self._enqueue(self._topics.nudge(nudge.wearer), nudge.to_json(), retain=False)
+        """Queue a nudge for ``<base>/<wearer>/nudge`` (QoS 1, not retained; outbox first)."""
+        self._enqueue(self._topics.nudge(nudge.wearer), nudge.to_json(), retain=False, durable=True)
 
     def publish_event(self, observation: Observation) -> None:
-        """Queue an observation for ``<base>/<wearer>/event`` (QoS 1, not retained)."""
+        """Queue an observation for ``<base>/<wearer>/event`` (QoS 1, not retained; outbox)."""
         self._enqueue(
-            self._topics.event(observation.wearer), observation_json(observation), retain=False
+            self._topics.event(observation.wearer),
+            observation_json(observation),
+            retain=False,
+            durable=True,
         )
+
+    def publish(
+        self,
+        topic: str,
+        payload: str | bytes,
+        *,
+        retain: bool = False,
+        correlation_data: bytes | None = None,
+    ) -> None:
+        """Queue any message (QoS 1) on a topic the caller built from validated parts.
+
+        ``correlation_data`` is sent as the MQTT 5 property (ignored on MQTT 3.1.1).
+        """
+        self._enqueue(topic, payload, retain=retain, correlation_data=correlation_data)
 
     def publish_state(self, wearer: str, state: WearerState) -> None:
         """Queue the wearer's state for ``<base>/<wearer>/state`` (QoS 1, retained)."""
@@ -309,25 +384,62 @@ class MqttPublisher:
             runner.cancel()
             raise
 
-    def _enqueue(self, topic: str, payload: str, *, retain: bool) -> None:
+    def _enqueue(
+        self,
+        topic: str,
+        payload: str | bytes,
+        *,
+        retain: bool,
+        durable: bool = False,
+        correlation_data: bytes | None = None,
+    ) -> None:
         if self._closing:
             raise MqttUnavailable("MQTT publisher is closing; message not accepted")
+        data = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
         if retain:
-            self._pending = deque(
-                item
-                for item in self._pending
-                if item is self._in_flight or not (item.retain and item.topic == topic)
-            )
+            kept: deque[_Outgoing] = deque()
+            for item in self._pending:
+                if item is not self._in_flight and item.retain and item.topic == topic:
+                    self._discard(item)
+                else:
+                    kept.append(item)
+            self._pending = kept
         if len(self._pending) >= self._max_pending:
             self._drop_oldest()
-        self._pending.append(_Outgoing(topic, payload.encode("utf-8"), retain))
+        seq = None
+        if durable and self._outbox is not None:
+            try:
+                seq = self._outbox.add(topic, data, retain=retain)
+            except StoreError as exc:
+                logger.error("outbox write failed (%s); %s is kept in memory only", exc, topic)  # noqa: TRY400 (cause named)
+        self._pending.append(_Outgoing(topic, data, retain, seq, correlation_data))
         self._drained.clear()
         self._wakeup.set()
+
+    def _discard(self, item: _Outgoing) -> None:
+        if item.seq is not None and self._outbox is not None:
+            try:
+                self._outbox.discard(item.seq)
+            except StoreError as exc:
+                logger.error("outbox update failed: %s", exc)  # noqa: TRY400 (cause named)
+
+    def _acknowledged(self, item: _Outgoing) -> None:
+        if item.retain:
+            if item.payload:
+                self._retained[item.topic] = item.payload
+            else:
+                self._retained.pop(item.topic, None)
+        if item.seq is not None and self._outbox is not None:
+            try:
+                self._outbox.mark_sent(item.seq)
+            except StoreError as exc:
+                logger.error("outbox update failed: %s", exc)  # noqa: TRY400 (cause named)
 
     def _drop_oldest(self) -> None:
         index = 1 if self._pending[0] is self._in_flight else 0
         if index >= len(self._pending):
             return
+        self._discard(self._pending[index])
         del self._pending[index]
         self._dropped_count += 1
         if not self._dropping:
@@ -370,12 +482,17 @@ class MqttPublisher:
             will=aiomqtt.Will(
                 self._topics.availability, OFFLINE, qos=QOS_AT_LEAST_ONCE, retain=True
             ),
+            protocol=aiomqtt.ProtocolVersion.V5
+            if connection.mqtt5
+            else aiomqtt.ProtocolVersion.V311,
         )
         try:
             async with client:
                 await client.publish(
                     self._topics.availability, ONLINE, qos=QOS_AT_LEAST_ONCE, retain=True
                 )
+                for topic_filter, _handler in self._handlers:
+                    await client.subscribe(topic_filter, qos=QOS_AT_LEAST_ONCE)
                 self._on_connected()
                 try:
                     await self._pump(client)
@@ -409,12 +526,17 @@ class MqttPublisher:
                 self._in_flight = item
                 try:
                     await client.publish(
-                        item.topic, item.payload, qos=QOS_AT_LEAST_ONCE, retain=item.retain
+                        item.topic,
+                        item.payload,
+                        qos=QOS_AT_LEAST_ONCE,
+                        retain=item.retain,
+                        properties=self._properties(item),
                     )
                 finally:
                     self._in_flight = None
                 if self._pending and self._pending[0] is item:
                     self._pending.popleft()
+                self._acknowledged(item)
                 if not self._pending:
                     self._drained.set()
                 self._dropping = False
@@ -427,11 +549,45 @@ class MqttPublisher:
             self._wakeup.clear()
             await self._wakeup.wait()
 
-    @staticmethod
-    async def _watch(client: aiomqtt.Client) -> None:
-        """Raise aiomqtt.MqttError as soon as the connection drops (nothing is subscribed)."""
-        async for _message in client.messages:
-            pass
+    def _properties(self, item: _Outgoing) -> Properties | None:
+        if item.correlation_data is None or not self._connection.mqtt5:
+            return None
+        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        properties.CorrelationData = item.correlation_data
+        return properties
+
+    async def _watch(self, client: aiomqtt.Client) -> None:
+        """Hand received messages to their handlers; raise aiomqtt.MqttError on a drop."""
+        async for message in client.messages:
+            self._dispatch(message)
+
+    def _dispatch(self, message: aiomqtt.Message) -> None:
+        payload = message.payload
+        if isinstance(payload, str):
+            data = payload.encode("utf-8")
+        elif isinstance(payload, bytes | bytearray):
+            data = bytes(payload)
+        else:
+            data = b"" if payload is None else str(payload).encode("utf-8")
+        properties = message.properties
+        response_topic = getattr(properties, "ResponseTopic", None)
+        correlation = getattr(properties, "CorrelationData", None)
+        inbound = InboundMessage(
+            topic=message.topic.value,
+            payload=data,
+            retain=bool(message.retain),
+            response_topic=response_topic if isinstance(response_topic, str) else None,
+            correlation_data=bytes(correlation)
+            if isinstance(correlation, bytes | bytearray)
+            else None,
+        )
+        for topic_filter, handler in self._handlers:
+            if not message.topic.matches(topic_filter):
+                continue
+            try:
+                handler(inbound)
+            except Exception:
+                logger.exception("handler for MQTT messages on %s failed", topic_filter)
 
     def _on_connected(self) -> None:
         address = self._connection.address
@@ -443,11 +599,30 @@ class MqttPublisher:
             )
         else:
             logger.info("connected to MQTT broker %s", address)
+        if self._link is _Link.LOST:
+            self._resend_retained()
         self._link = _Link.CONNECTED
         self._reported_unreachable = False
         self._last_error = ""
         self._backoff_s = self._backoff_initial_s
         self._connected.set()
+        for callback in self._connect_callbacks:
+            try:
+                callback()
+            except Exception:
+                logger.exception("MQTT on-connect callback failed")
+
+    def _resend_retained(self) -> None:
+        """Queue the latest acknowledged retained messages again, unless newer ones wait."""
+        waiting = {item.topic for item in self._pending if item.retain}
+        again = [
+            _Outgoing(topic, payload, retain=True)
+            for topic, payload in self._retained.items()
+            if topic not in waiting
+        ]
+        self._pending.extend(again)
+        if again:
+            self._drained.clear()
 
     def _on_failure(self, exc: BaseException) -> None:
         self._connected.clear()
@@ -472,6 +647,14 @@ class MqttPublisher:
         else:
             logger.debug("MQTT broker %s still unavailable: %s", address, self._last_error)
         self._reported_unreachable = True
+
+
+def _read_pending(outbox: Outbox) -> list[OutboxItem]:
+    try:
+        return list(outbox.pending())
+    except StoreError as exc:
+        logger.error("outbox could not be read (%s); starting without it", exc)  # noqa: TRY400
+        return []
 
 
 def _abandon(client: aiomqtt.Client) -> None:

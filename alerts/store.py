@@ -767,36 +767,47 @@ class SqliteOutbox:
 
     def add(self, topic: str, payload: bytes, *, retain: bool) -> int:
         """Store a message before it is published; returns its sequence number."""
-        conn = self._store._conn
-        with self._store.transaction():
-            cursor = conn.execute(
-                "INSERT INTO outbox (topic, payload, retain, created_s) VALUES (?, ?, ?, ?)",
-                (topic, payload, int(retain), datetime.now(UTC).timestamp()),
-            )
+        try:
+            with self._store.transaction():
+                cursor = self._store._conn.execute(
+                    "INSERT INTO outbox (topic, payload, retain, created_s) VALUES (?, ?, ?, ?)",
+                    (topic, payload, int(retain), datetime.now(UTC).timestamp()),
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(f"outbox: cannot store a message for {topic}: {exc}") from exc
         seq = cursor.lastrowid
         assert seq is not None
         return seq
 
     def mark_sent(self, seq: int) -> None:
         """The broker acknowledged message ``seq``."""
-        self._store._write(
-            "UPDATE outbox SET sent_s = ? WHERE seq = ?", (datetime.now(UTC).timestamp(), seq)
-        )
+        try:
+            self._store._write(
+                "UPDATE outbox SET sent_s = ? WHERE seq = ?", (datetime.now(UTC).timestamp(), seq)
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"outbox: cannot mark message {seq} sent: {exc}") from exc
 
     def discard(self, seq: int) -> None:
         """Message ``seq`` will not be sent."""
-        self._store._write("DELETE FROM outbox WHERE seq = ? AND sent_s IS NULL", (seq,))
+        try:
+            self._store._write("DELETE FROM outbox WHERE seq = ? AND sent_s IS NULL", (seq,))
+        except sqlite3.Error as exc:
+            raise StoreError(f"outbox: cannot discard message {seq}: {exc}") from exc
 
     def pending(self) -> list[OutboxItem]:
         """Messages not yet acknowledged, oldest first."""
-        rows = self._store._query(
-            "SELECT seq, topic, payload, retain FROM outbox WHERE sent_s IS NULL ORDER BY seq"
-        )
+        try:
+            rows = self._store._query(
+                "SELECT seq, topic, payload, retain FROM outbox WHERE sent_s IS NULL ORDER BY seq"
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"outbox: cannot be read: {exc}") from exc
         return [
             OutboxItem(
                 seq=int(row[0]),
                 topic=str(row[1]),
-                payload=bytes(row[2]) if isinstance(row[2], bytes | bytearray) else b"",
+                payload=bytes(row[2]),
                 retain=bool(row[3]),
             )
             for row in rows
