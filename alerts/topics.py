@@ -9,6 +9,7 @@ Topic list (``<base>`` defaults to ``backwatch`` and may itself hold ``/``):
 - ``<base>/<wearer>/sensor/<sensor>/status``: sensor status JSON (QoS 1, retained)
 - ``<base>/<wearer>/cmd/<command>``: commands to backwatch
 - ``<base>/<wearer>/reply/<command>``: the reply to every command
+- ``<base>/error``: replies to commands whose topic names no usable wearer
 """
 
 from __future__ import annotations
@@ -90,6 +91,16 @@ class Topics:
     def command_filter(self) -> str:
         """``<base>/+/cmd/+``: the subscription that receives every wearer's commands."""
         return f"{self.base}/+/cmd/+"
+
+    @property
+    def command_subscription(self) -> str:
+        """``<base>/+/cmd/#``: every command topic, malformed ones (extra levels) included."""
+        return f"{self.base}/+/cmd/#"
+
+    @property
+    def error(self) -> str:
+        """``<base>/error``: replies to commands whose topic has no usable wearer segment."""
+        return f"{self.base}/error"
 
     def parse_command(self, topic: str) -> tuple[str, str] | None:
         """``(wearer, command)`` for a topic matching ``command_filter``, else None."""
