@@ -16,6 +16,7 @@ from alerts.clock import UtcTime
 
 ACTIVITY_PATTERN = r"^[a-z_]{1,32}$"
 NonNegative = Annotated[float, Field(ge=0)]
+Count = Annotated[int, Field(ge=0)]
 
 
 def _finite_or_none(value: float | None) -> float | None:
@@ -46,12 +47,65 @@ class WearerStatusLike(Protocol):
         ...
 
 
+class ReliefStatusLike(Protocol):
+    """What ``ReliefPlanInfo.from_status`` reads (``alerts.policy.ReliefStatus``)."""
+
+    @property
+    def plan_id(self) -> str:
+        """The plan's id."""
+        ...
+
+    @property
+    def started(self) -> datetime:
+        """When the cramp was reported."""
+        ...
+
+    @property
+    def phase(self) -> object:
+        """``cold``, ``heat`` or ``check_in`` (a StrEnum)."""
+        ...
+
+    @property
+    def next_step(self) -> datetime | None:
+        """When the next reminder is due."""
+        ...
+
+    @property
+    def ends(self) -> datetime:
+        """When the last step (the check-in) is due."""
+        ...
+
+
+class ReliefPlanInfo(BaseModel):
+    """The active relief plan in the retained state."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    plan_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    started: UtcTime
+    phase: Annotated[str, StringConstraints(pattern=r"^(cold|heat|check_in)$")]
+    next_step: UtcTime | None
+    ends: UtcTime
+
+    @classmethod
+    def from_status(cls, status: ReliefStatusLike) -> ReliefPlanInfo:
+        """From the policy's relief status."""
+        return cls(
+            plan_id=status.plan_id,
+            started=status.started,
+            phase=str(status.phase),
+            next_step=status.next_step,
+            ends=status.ends,
+        )
+
+
 class WearerState(BaseModel):
     """What ``<base>/<wearer>/state`` says about a wearer right now (retained).
 
     ``activity`` is the evaluation's label (``lying``, ``sitting``, ``standing``, ``walking``,
     ``running``, ``unknown``); ``sample_time_s`` is the sample time of the latest sample the
-    state reflects; ``updated`` is the wall time (UTC) it was published.
+    state reflects; ``updated`` is the wall time (UTC) it was published. Counts are for the
+    local day; ``relief_plan`` is the active relief plan after a cramp report, if any.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
@@ -62,6 +116,11 @@ class WearerState(BaseModel):
     sitting_today_s: NonNegative | None
     sample_time_s: float | None
     updated: UtcTime
+    slouching: bool | None = None
+    lifts_today: Count | None = None
+    risky_lifts_today: Count | None = None
+    steps_today: Count | None = None
+    relief_plan: ReliefPlanInfo | None = None
 
     @classmethod
     def from_status(
@@ -70,11 +129,17 @@ class WearerState(BaseModel):
         updated: datetime,
         *,
         sitting_today_s: float | None = None,
+        slouching: bool | None = None,
+        lifts_today: int | None = None,
+        risky_lifts_today: int | None = None,
+        steps_today: int | None = None,
+        relief_plan: ReliefPlanInfo | None = None,
     ) -> WearerState:
         """The state for a status object with the same field names, stamped ``updated``.
 
-        ``sitting_today_s`` comes separately: "today" is a wall-clock notion the evaluation
-        does not have. Non-finite numbers (NaN while a value is not known yet) become None.
+        ``sitting_today_s`` and the daily counts come separately: "today" is a wall-clock
+        notion the evaluation does not have. Non-finite numbers (NaN while a value is not
+        known yet) become None.
         """
         activity = None if status.activity is None else str(status.activity)
         return cls(
@@ -84,6 +149,11 @@ class WearerState(BaseModel):
             sitting_today_s=_finite_or_none(sitting_today_s),
             sample_time_s=_finite_or_none(status.sample_time_s),
             updated=updated,
+            slouching=slouching,
+            lifts_today=lifts_today,
+            risky_lifts_today=risky_lifts_today,
+            steps_today=steps_today,
+            relief_plan=relief_plan,
         )
 
     def to_json(self) -> str:

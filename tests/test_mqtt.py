@@ -542,6 +542,11 @@ def test_state_from_an_evaluation_status() -> None:
         "sitting_today_s": 7200.0,
         "sample_time_s": 1_714_555_860.0,
         "updated": "2024-05-01T09:31:00Z",
+        "slouching": None,
+        "lifts_today": None,
+        "risky_lifts_today": None,
+        "steps_today": None,
+        "relief_plan": None,
     }
     assert errors(document, load_schema("state")) == []
     unknown = WearerState.from_status(_Status(_Activity.SITTING, None, 0.0, None), NOW)
