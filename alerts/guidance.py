@@ -265,8 +265,9 @@ GUIDANCE: Mapping[GuidanceId, Guidance] = _entries(
         Severity.INFO,
         "Drink, and mind your minerals",
         "Drink water through the day. Foods with potassium, magnesium and calcium "
-        "(bananas, leafy greens, nuts, yoghurt) or an oral rehydration drink help if you "
-        "have sweated a lot. Evidence that this eases back cramps is weak, but it is safe.",
+        "(bananas, leafy greens, nuts, yoghurt) or an oral rehydration drink help after "
+        "heavy sweating. Evidence that this eases back cramps is weak; for most people it "
+        "does no harm.",
         "General hydration advice (EFSA 2010: 2.0-2.5 L water a day); evidence for "
         "electrolytes against muscle cramps is limited",
         _numbers(women_l_per_day=2.0, men_l_per_day=2.5),

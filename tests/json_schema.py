@@ -1,7 +1,8 @@
 """A small JSON Schema checker for the payload schemas in alerts/schemas (no dependency).
 
 Covers the keywords those schemas use: type, enum, const, pattern, minLength, maxLength,
-minimum, maximum, required, properties, additionalProperties, propertyNames, items.
+minimum, maximum, exclusiveMinimum, required, properties, additionalProperties,
+propertyNames, items, minItems, maxItems, uniqueItems.
 Unknown keywords raise, so a schema cannot silently use something this checker ignores.
 """
 
@@ -24,11 +25,15 @@ _KNOWN = _ANNOTATIONS | {
     "maxLength",
     "minimum",
     "maximum",
+    "exclusiveMinimum",
     "required",
     "properties",
     "additionalProperties",
     "propertyNames",
     "items",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
 }
 
 
@@ -81,9 +86,26 @@ def errors(instance: Any, schema: dict[str, Any], path: str = "$") -> list[str]:
             found.append(f"{path}: {instance} < {schema['minimum']}")
         if "maximum" in schema and instance > schema["maximum"]:
             found.append(f"{path}: {instance} > {schema['maximum']}")
+        if "exclusiveMinimum" in schema and instance <= schema["exclusiveMinimum"]:
+            found.append(f"{path}: {instance} <= {schema['exclusiveMinimum']}")
     if isinstance(instance, dict):
         found += _object_errors(instance, schema, path)
-    if isinstance(instance, list) and "items" in schema:
+    if isinstance(instance, list):
+        found += _array_errors(instance, schema, path)
+    return found
+
+
+def _array_errors(instance: list[Any], schema: dict[str, Any], path: str) -> list[str]:
+    found = []
+    if len(instance) < schema.get("minItems", 0):
+        found.append(f"{path}: fewer than {schema['minItems']} items")
+    if "maxItems" in schema and len(instance) > schema["maxItems"]:
+        found.append(f"{path}: more than {schema['maxItems']} items")
+    if schema.get("uniqueItems", False):
+        seen = [json.dumps(item, sort_keys=True) for item in instance]
+        if len(set(seen)) != len(seen):
+            found.append(f"{path}: items are not unique")
+    if "items" in schema:
         for index, item in enumerate(instance):
             found += errors(item, schema["items"], f"{path}[{index}]")
     return found
