@@ -1,0 +1,270 @@
+"""Delivery policy rules one at a time: quiet hours, snooze, acknowledgement, escalation, plans."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from alerts.catalogue import Catalogue, default_catalogue
+from alerts.events import EventType, Observation
+from alerts.guidance import (
+    GUIDANCE,
+    FallCheckTemplate,
+    GuidanceId,
+    Symptom,
+    TipSchedule,
+)
+from alerts.nudge import NudgeKind, Severity
+from alerts.policy import (
+    DeliveryPolicy,
+    HoldReason,
+    PolicyInputError,
+    PolicyRules,
+    QuietHours,
+    ReliefPhase,
+    UnknownNudgeError,
+)
+from tests.fakes import FakeClock
+
+START = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)  # a Wednesday
+
+
+def make_policy(
+    clock: FakeClock, rules: PolicyRules | None = None, catalogue: Catalogue | None = None
+) -> DeliveryPolicy:
+    counter = itertools.count(1)
+    return DeliveryPolicy(
+        catalogue if catalogue is not None else default_catalogue(),
+        clock,
+        {NudgeKind.SITTING: 1800.0},
+        600.0,
+        new_id=lambda: f"n{next(counter)}",
+        rules=rules if rules is not None else PolicyRules(timezone=UTC),
+    )
+
+
+def sitting(end_s: float, wearer: str = "alex") -> Observation:
+    return Observation(wearer, EventType.SITTING_BOUT, 0.0, end_s, {"bout_s": end_s})
+
+
+def test_quiet_hours_window() -> None:
+    night = QuietHours(time(22, 0), time(7, 0))
+    assert night.contains(time(22, 0))
+    assert night.contains(time(3, 0))
+    assert not night.contains(time(7, 0))
+    assert not night.contains(time(12, 0))
+    lunch = QuietHours(time(12, 0), time(13, 0))
+    assert lunch.contains(time(12, 30))
+    assert not lunch.contains(time(13, 0))
+    assert not QuietHours(time(8, 0), time(8, 0)).contains(time(8, 0))
+    assert night.text() == "22:00-07:00"
+    assert QuietHours.from_minutes(night.start_min, night.end_min) == night
+
+
+def test_quiet_hours_follow_the_local_zone_across_daylight_saving() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    rules = PolicyRules(quiet_hours=QuietHours(time(22), time(7)), timezone=berlin)
+    winter = FakeClock(datetime(2024, 1, 15, 20, 30, tzinfo=UTC))  # 21:30 CET
+    assert make_policy(winter, rules).decide(sitting(1900.0)) is not None
+    summer = FakeClock(datetime(2024, 7, 15, 20, 30, tzinfo=UTC))  # 22:30 CEST
+    assert make_policy(summer, rules).decide_with_reason(sitting(1900.0)) == (
+        None,
+        HoldReason.QUIET_HOURS,
+    )
+
+
+def test_wearer_quiet_hours_override_the_default() -> None:
+    clock = FakeClock(START)  # 09:00
+    policy = make_policy(
+        clock, PolicyRules(quiet_hours=QuietHours(time(22), time(7)), timezone=UTC)
+    )
+    policy.set_quiet_hours("alex", QuietHours(time(8, 30), time(9, 30)))
+    assert policy.quiet_hours_of("alex") == QuietHours(time(8, 30), time(9, 30))
+    assert policy.decide_with_reason(sitting(1900.0))[1] is HoldReason.QUIET_HOURS
+    assert policy.decide(sitting(1900.0, "sam")) is not None  # others keep the default
+    policy.set_quiet_hours("alex", None)
+    assert policy.quiet_hours_of("alex") is None
+    assert policy.decide(sitting(1901.0)) is not None
+
+
+def test_snooze_one_kind_or_all_and_end_it() -> None:
+    clock = FakeClock(START)
+    policy = make_policy(clock)
+    snoozed = policy.snooze("alex", NudgeKind.SITTING, 1800.0)
+    assert snoozed.until == START + timedelta(minutes=30)
+    assert policy.snoozes("alex") == {NudgeKind.SITTING: START + timedelta(minutes=30)}
+    assert policy.decide_with_reason(sitting(1900.0))[1] is HoldReason.SNOOZED
+    policy.snooze("alex", NudgeKind.SITTING, 0.0)
+    assert policy.snoozes("alex") == {}
+    assert policy.decide(sitting(1901.0)) is not None
+    policy.snooze("alex", None, 600.0)
+    clock.advance(1800.0)
+    assert policy.decide(sitting(3700.0)) is not None  # the snooze of all ended at 09:10
+    with pytest.raises(PolicyInputError, match="longer than the maximum"):
+        policy.snooze("alex", None, 8 * 86400.0)
+    with pytest.raises(PolicyInputError, match=">= 0"):
+        policy.snooze("alex", None, float("nan"))
+
+
+def test_a_possible_fall_passes_every_hold_and_escalates_until_im_ok() -> None:
+    clock = FakeClock(START)
+    falls = Catalogue({EventType.SITTING_BOUT: FallCheckTemplate()})
+    rules = PolicyRules(
+        quiet_hours=QuietHours(time(0), time(23, 59)),
+        default_daily_cap=0,
+        escalation_interval_s=120.0,
+        escalation_window_s=900.0,
+        timezone=UTC,
+    )
+    policy = make_policy(clock, rules, falls)
+    policy.snooze("alex", None, 3600.0)
+    first = policy.decide(sitting(10.0))
+    assert first is not None
+    assert (first.kind, first.severity) == (NudgeKind.FALL_CHECK, Severity.URGENT)
+    assert policy.due(["alex"]) == []
+    clock.advance(120.0)
+    repeat = policy.due(["alex"])
+    assert [(n.title, n.evidence["repeat"]) for n in repeat] == [("Did you fall?", 1.0)]
+    assert repeat[0].id != first.id
+    clock.advance(30.0)
+    assert policy.im_ok("alex") == [first.id]
+    clock.advance(600.0)
+    assert policy.due(["alex"]) == []
+    assert policy.im_ok("alex") == []
+
+
+def test_escalation_gives_up_after_its_window_and_never_bursts() -> None:
+    clock = FakeClock(START)
+    policy = make_policy(
+        clock, PolicyRules(escalation_interval_s=300.0, escalation_window_s=1800.0, timezone=UTC)
+    )
+    report = policy.report_symptoms("alex", [Symptom.LEG_WEAKNESS])
+    assert report.nudge is not None
+    clock.advance(1000.0)  # the daemon was busy: three intervals passed
+    assert len(policy.due(["alex"])) == 1
+    clock.advance(100.0)
+    assert policy.due(["alex"]) == []  # next one 150 s after the late repeat, not at once
+    clock.advance(50.0)
+    assert len(policy.due(["alex"])) == 1
+    clock.advance(3600.0)
+    assert policy.due(["alex"]) == []  # the window is over
+    acknowledged = policy.acknowledge("alex", report.nudge.id)
+    assert not acknowledged.stopped_escalation
+
+
+def test_acknowledging_unknown_or_other_wearers_nudges_fails() -> None:
+    clock = FakeClock(START)
+    policy = make_policy(clock)
+    nudge = policy.decide(sitting(1900.0, "sam"))
+    assert nudge is not None
+    with pytest.raises(UnknownNudgeError, match="alex"):
+        policy.acknowledge("alex", nudge.id)
+    done = policy.acknowledge("sam", nudge.id)
+    assert (done.stopped_escalation, done.already_acknowledged) == (False, False)
+    assert policy.acknowledge("sam", nudge.id).already_acknowledged
+
+
+def test_relief_steps_wait_for_a_snooze_and_collapse_per_group() -> None:
+    clock = FakeClock(START)
+    policy = make_policy(clock)
+    started = policy.report_cramp("alex")
+    assert [n.title for n in started.nudges] == [
+        GUIDANCE[GuidanceId.RELIEF_PLAN].title,
+        GUIDANCE[GuidanceId.RELIEF_KNEE_TO_CHEST].title,
+    ]
+    assert started.next_step == START + timedelta(minutes=2)
+    policy.snooze("alex", NudgeKind.RELIEF, 3600.0)
+    clock.advance(25 * 60.0)
+    assert policy.due(["alex"]) == []
+    clock.advance(35 * 60.0)  # 10:00, the snooze is over
+    titles = [n.title for n in policy.due(["alex"])]
+    assert titles == [
+        GUIDANCE[GuidanceId.RELIEF_COLD].title,
+        GUIDANCE[GuidanceId.RELIEF_CHILDS_POSE].title,
+        GUIDANCE[GuidanceId.RELIEF_FLUIDS].title,
+        GUIDANCE[GuidanceId.RELIEF_PAIN_RELIEF].title,
+    ]
+
+
+def test_a_new_cramp_report_replaces_the_plan_and_the_status_follows_it() -> None:
+    clock = FakeClock(START)
+    policy = make_policy(clock)
+    first = policy.report_cramp("alex")
+    status = policy.relief_status("alex")
+    assert status is not None
+    assert (status.plan_id, status.phase) == (first.plan_id, ReliefPhase.COLD)
+    clock.advance(3600.0)
+    second = policy.report_cramp("alex")
+    assert second.replaced_plan
+    assert not second.repeated
+    assert second.plan_id != first.plan_id
+    assert len(second.nudges) == 2
+    clock.advance(49 * 3600.0)
+    policy.due(["alex"])
+    status = policy.relief_status("alex")
+    assert status is not None
+    assert status.phase is ReliefPhase.HEAT
+    clock.advance(20 * 3600.0)
+    policy.due(["alex"])
+    status = policy.relief_status("alex")
+    assert status is not None
+    assert status.phase is ReliefPhase.CHECK_IN
+    clock.advance(3 * 3600.0)
+    assert [n.title for n in policy.due(["alex"])] == [GUIDANCE[GuidanceId.RELIEF_CHECK_IN].title]
+    assert policy.relief_status("alex") is None
+
+
+def test_tips_are_not_sent_late_or_twice() -> None:
+    clock = FakeClock(datetime(2024, 5, 1, 8, 0, tzinfo=UTC))
+    tips = (TipSchedule(GuidanceId.HYDRATION, time(10, 0)),)
+    policy = make_policy(clock, PolicyRules(tips=tips, tip_grace_s=1800.0, timezone=UTC))
+    assert policy.due(["alex"]) == []
+    clock.advance(2 * 3600.0 + 600.0)  # 10:10
+    assert [n.kind for n in policy.due(["alex"])] == [NudgeKind.HYDRATION]
+    assert policy.due(["alex"]) == []
+    clock.advance(86400.0 + 1800.0)  # 10:40 next day: 40 minutes late, past the grace
+    assert policy.due(["alex"]) == []
+    clock.advance(86400.0 - 40 * 60.0)  # 10:00 the day after
+    assert len(policy.due(["alex"])) == 1
+
+
+def test_the_total_daily_cap_counts_every_kind_and_resets_at_midnight() -> None:
+    clock = FakeClock(datetime(2024, 5, 1, 8, 0, tzinfo=UTC))
+    tips = (TipSchedule(GuidanceId.HYDRATION, time(8, 5)),)
+    policy = make_policy(clock, PolicyRules(total_daily_cap=2, tips=tips, timezone=UTC))
+    assert policy.decide(sitting(1900.0)) is not None
+    clock.advance(1800.0)
+    assert policy.decide(sitting(3700.0)) is not None
+    clock.advance(1800.0)
+    assert policy.decide_with_reason(sitting(5500.0))[1] is HoldReason.DAILY_CAP
+    assert policy.due(["alex"]) == []  # the 08:05 tip was capped too
+    clock.advance(16 * 3600.0)  # 01:00 next day
+    assert policy.decide(sitting(99_000.0)) is not None
+
+
+def test_symptom_reports_without_red_flags() -> None:
+    clock = FakeClock(START)
+    policy = make_policy(clock)
+    calm = policy.report_symptoms("alex", [Symptom.STIFFNESS])
+    assert (calm.red_flags, calm.nudge) == ((), None)
+    slow = policy.report_symptoms("alex", [Symptom.PAIN_NOT_IMPROVING, Symptom.MILD_PAIN])
+    assert slow.nudge is not None
+    assert slow.nudge.severity is Severity.WARNING
+    assert slow.nudge.title == GUIDANCE[GuidanceId.NOT_IMPROVING].title
+    with pytest.raises(PolicyInputError, match="at least one"):
+        policy.report_symptoms("alex", [])
+    assert [kind for _t, kind, _d in policy.store.reports("alex")] == ["symptoms", "symptoms"]
+
+
+def test_bad_rules_and_inputs_are_refused() -> None:
+    with pytest.raises(ValueError, match="escalation_interval_s"):
+        PolicyRules(escalation_interval_s=0.0)
+    with pytest.raises(ValueError, match=r"daily_cap\[sitting\]"):
+        PolicyRules(daily_cap={NudgeKind.SITTING: -1})
+    with pytest.raises(ValueError, match="dedup_window_s"):
+        PolicyRules(dedup_window_s=float("inf"))
+    with pytest.raises(PolicyInputError, match="walking"):
+        make_policy(FakeClock(START)).record_walking("alex", -1.0)
