@@ -526,7 +526,15 @@ class PostureLabeler:
         return self._posture
 
     def set_mount(self, to_body: FloatArray, *, forward_known: bool) -> None:
-        """Use a new mount for windows labelled from now on (after a calibration)."""
+        """Use a new mount for windows labelled from now on (after a calibration).
+
+        The upright reference and the walking sums, held in the old body frame, are turned
+        into the new one.
+        """
+        turn = np.asarray(to_body).T @ np.asarray(self._to_body)  # old body -> new body
+        upright = turn @ np.array(self._upright)
+        self._upright = (float(upright[0]), float(upright[1]), float(upright[2]))
+        self._walk_sum = [float(v) for v in turn @ np.array(self._walk_sum)]
         self._to_body = to_body
         self._forward_known = forward_known
 

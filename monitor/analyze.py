@@ -31,8 +31,8 @@ from monitor.sitting import SittingBout
 SEVERAL_SENSORS_BLOCK_S = 1.0
 ONE_SENSOR_BLOCK_S = 60.0
 #: Sample time between evaluation passes (any value gives the same result; long ones cost
-#: less).
-EVALUATE_EVERY_S = 60.0
+#: less: each pass has a fixed cost of some numpy calls).
+EVALUATE_EVERY_S = 600.0
 _DECIMALS = 3
 
 

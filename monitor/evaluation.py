@@ -16,6 +16,19 @@ Cutting the same samples into blocks differently, or evaluating at another pace,
 changes the result: quarters, windows, transitions and decisions are all fixed on the
 absolute sample-time grid. With several sensors this holds as long as none lags the others
 by more than ``stall_s`` (then it is left out of the windows it missed).
+
+Decided seconds feed, besides the sitting tracker, the trunk posture tracker
+(:mod:`monitor.posture`: slouch and side-bend observations, flexion bands, twist), the
+lying tracker (:mod:`monitor.sleep`: position and the summary of a long spell lying down)
+and the step count (:mod:`monitor.steps`: peaks in seconds decided walking or running).
+Their inputs per window are taken when the window is labelled, with the mount in use then.
+
+Orientation: a sensor without a declared mount takes its up direction from its first rest
+and then learns up and forward from walking (:class:`monitor.orientation.GaitLearner`).
+Evidence is judged at every whole minute of sample time, and a new mount applies from that
+minute on; the labelling is cut at whole minutes while a sensor may still learn, so the
+result stays independent of blocks and pace. Observations of one pass come out in the
+order they became known.
 """
 
 from __future__ import annotations
@@ -25,6 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from alerts.events import Observation
 from devices.mount import Mount
@@ -48,6 +62,7 @@ from monitor.activity import (
     segments_from_runs,
 )
 from monitor.orientation import (
+    GaitLearner,
     MountSource,
     OrientationError,
     SensorOrientation,
@@ -55,14 +70,24 @@ from monitor.orientation import (
     inclination_deg,
     trunk_angles,
 )
+from monitor.posture import (
+    PostureExposure,
+    PostureHold,
+    PostureTracker,
+    PostureWindows,
+    TwistEstimator,
+)
 from monitor.ringbuffer import SampleRing
 from monitor.sitting import SittingBout, SittingTracker
+from monitor.sleep import POSITION_UNKNOWN, LyingSpell, SleepTracker, sleep_positions
+from monitor.steps import StepDetector
 from monitor.windows import (
     QUARTER_S,
     QUARTERS_PER_S,
     QuarterSums,
     WindowFeatures,
     empty_quarter_sums,
+    magnitude_g,
     quarter_index,
     quarter_sums,
     window_features,
@@ -141,6 +166,37 @@ class EvaluationThresholds:
     decision_lookahead_s: int = 4
     #: A sensor whose samples lag the others' by more than this is treated as stalled (s).
     stall_s: float = 5.0
+    #: Trunk flexion bands and holding times (ISO 11226 / EN 1005-4, guidelines §1): up to
+    #: ``neutral_flexion_deg`` neutral, above ``awkward_flexion_deg`` awkward; a hold may
+    #: last ``hold_at_neutral_s`` at the first, falling linearly to ``hold_at_awkward_s`` at
+    #: the second. A hold: at least ``hold_min_s`` within ``hold_tolerance_deg`` either way.
+    neutral_flexion_deg: float = 20.0
+    awkward_flexion_deg: float = 60.0
+    hold_at_neutral_s: float = 240.0
+    hold_at_awkward_s: float = 60.0
+    hold_min_s: float = 4.0
+    hold_tolerance_deg: float = 5.0
+    #: A sideways bend beyond this (deg) held ``side_bend_hold_s`` is observed.
+    side_bend_deg: float = 10.0
+    side_bend_hold_s: float = 60.0
+    #: Twist counted in the daily exposure (Hoogendoorn 2000: 30 deg), measured from the
+    #: mean heading of the preceding ``twist_baseline_s``.
+    rotation_deg: float = 30.0
+    twist_baseline_s: float = 30.0
+    #: Lying spells: a summary after ``sleep_min_lying_s`` lying, the spell ending after
+    #: ``sleep_break_s`` of anything else; a position counts as a change after
+    #: ``sleep_position_min_s``.
+    sleep_min_lying_s: float = 3600.0
+    sleep_break_s: float = 900.0
+    sleep_position_min_s: float = 60.0
+    #: Step peaks: at least this far apart (s) and this high above their surroundings (g).
+    step_min_interval_s: float = 0.25
+    step_prominence_g: float = 0.1
+    #: Orientation from walking: walking seconds per estimate, agreement of the per-window
+    #: forward directions needed (0..1), and the change that means the sensor was moved.
+    orientation_walk_s: float = 60.0
+    orientation_consistency: float = 0.75
+    reorientation_deg: float = 30.0
 
     def min_bout_windows(self) -> dict[int, int]:
         """Minimum bout lengths in one-second windows, by activity code."""
@@ -186,9 +242,18 @@ class WearerStatus:
     """The wearer right now, as far as decided.
 
     ``sample_time_s``: newest sample seen (None before any); ``activity``: the latest
-    decided activity; ``trunk_flexion_deg``: forward flexion of the trunk sensor in its
-    latest window (None without a trunk sensor or data); ``sitting_bout_s``: the ongoing
-    sitting bout (0 if none); ``sitting_total_s``: all sitting seconds so far.
+    decided activity; ``trunk_flexion_deg`` / ``trunk_lateral_deg``: forward flexion and
+    sideways bend (positive: to the right) of the trunk sensor in its latest window (None
+    without a trunk sensor, data, or a known forward direction); ``sitting_bout_s``: the
+    ongoing sitting bout (0 if none); ``sitting_total_s``: all sitting seconds so far.
+
+    Totals since the evaluation started: ``steps`` (in seconds decided walking or running),
+    ``cadence_spm`` (steps per minute over the latest minute of walking or running; None
+    unless the latest decided second is one), ``exposure`` (trunk posture seconds by band
+    and of twist) with the shares ``flexion_over_60_share`` (trunk at or above the awkward
+    flexion) and ``rotation_over_30_share`` (twisted by the rotation threshold or more; None
+    without a gyroscope), and ``lying_position`` (``supine``, ``prone``, ``left``,
+    ``right`` or ``unknown`` while lying, else None).
     """
 
     sample_time_s: float | None
@@ -196,12 +261,38 @@ class WearerStatus:
     trunk_flexion_deg: float | None
     sitting_bout_s: float
     sitting_total_s: float
+    trunk_lateral_deg: float | None = None
+    steps: int = 0
+    cadence_spm: float | None = None
+    exposure: PostureExposure = field(default_factory=PostureExposure)
+    lying_position: str | None = None
+
+    @property
+    def flexion_over_60_share(self) -> float | None:
+        """Share of the measured trunk time at the awkward flexion or more."""
+        return self.exposure.awkward_share
+
+    @property
+    def rotation_over_30_share(self) -> float | None:
+        """Share of the measured trunk time (with a gyroscope) twisted beyond the threshold."""
+        return self.exposure.rotation_share
 
 
 #: Default sample time between evaluation passes for a live wearer (s).
 LIVE_EVALUATE_EVERY_S = 2.0
 _RING_RATE_HZ = 400.0  # ring room per second; faster sensors get their blocks split
 _RING_S = 20.0  # seconds of ring at that rate; half full, its samples are summed
+
+
+@dataclass(frozen=True, slots=True)
+class _Taken:
+    """Windows taken out of a store: known flags and features (zeros where unknown)."""
+
+    known: npt.NDArray[np.bool_]
+    mean_s: FloatArray  # (w, 3) g
+    cov_s: FloatArray  # (w, 3, 3) g^2
+    dmag_acc_cov_s: FloatArray  # (w, 3) g^2
+    gyro_mean_dps: FloatArray  # (w, 3), NaN without a gyroscope
 
 
 @dataclass(slots=True)
@@ -212,6 +303,8 @@ class _WindowStore:
     known: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     mean_s: FloatArray = field(default_factory=lambda: np.zeros((0, 3)))
     cov_s: FloatArray = field(default_factory=lambda: np.zeros((0, 3, 3)))
+    dmag_s: FloatArray = field(default_factory=lambda: np.zeros((0, 3)))
+    gyro_s: FloatArray = field(default_factory=lambda: np.zeros((0, 3)))
 
     @property
     def end(self) -> int:
@@ -221,32 +314,96 @@ class _WindowStore:
     def add(self, wf: WindowFeatures, min_filled: int) -> None:
         """Append windows that follow on directly (or start the store)."""
         known = wf.filled >= min_filled
+        gyro = wf.gyro_mean_dps if wf.gyro_mean_dps is not None else np.full((len(wf), 3), np.nan)
         if self.known.shape[0] == 0:
             self.first = wf.first
             self.known, self.mean_s, self.cov_s = known, wf.mean_s, wf.cov_s
+            self.dmag_s, self.gyro_s = wf.dmag_acc_cov_s, gyro
             return
         self.known = np.concatenate((self.known, known))
         self.mean_s = np.concatenate((self.mean_s, wf.mean_s))
         self.cov_s = np.concatenate((self.cov_s, wf.cov_s))
+        self.dmag_s = np.concatenate((self.dmag_s, wf.dmag_acc_cov_s))
+        self.gyro_s = np.concatenate((self.gyro_s, gyro))
 
-    def take(self, start: int, stop: int) -> tuple[np.ndarray, FloatArray, FloatArray]:
+    def take(self, start: int, stop: int) -> _Taken:
         """Windows [start, stop) (unknown where not held), and forget those before ``stop``."""
         count = stop - start
         known = np.zeros(count, dtype=bool)
         mean = np.zeros((count, 3))
         cov = np.zeros((count, 3, 3))
+        dmag = np.zeros((count, 3))
+        gyro = np.full((count, 3), np.nan)
         a = max(start, self.first)
         b = min(stop, self.end)
         if b > a:
-            known[a - start : b - start] = self.known[a - self.first : b - self.first]
-            mean[a - start : b - start] = self.mean_s[a - self.first : b - self.first]
-            cov[a - start : b - start] = self.cov_s[a - self.first : b - self.first]
+            here = slice(a - start, b - start)
+            there = slice(a - self.first, b - self.first)
+            known[here] = self.known[there]
+            mean[here] = self.mean_s[there]
+            cov[here] = self.cov_s[there]
+            dmag[here] = self.dmag_s[there]
+            gyro[here] = self.gyro_s[there]
         drop = min(max(0, stop - self.first), int(self.known.shape[0]))
         self.first += drop
         self.known = self.known[drop:]
         self.mean_s = self.mean_s[drop:]
         self.cov_s = self.cov_s[drop:]
-        return known, mean, cov
+        self.dmag_s = self.dmag_s[drop:]
+        self.gyro_s = self.gyro_s[drop:]
+        return _Taken(known, mean, cov, dmag, gyro)
+
+
+@dataclass(slots=True)
+class _Labelled:
+    """Per-window inputs of the posture and lying trackers, labelled but not yet decided."""
+
+    first: int = 0
+    trunk_known: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    flexion_deg: FloatArray = field(default_factory=lambda: np.zeros(0))
+    lateral_deg: FloatArray = field(default_factory=lambda: np.zeros(0))
+    twist_deg: FloatArray = field(default_factory=lambda: np.zeros(0))
+    position: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+
+    @property
+    def end(self) -> int:
+        """One past the last window held."""
+        return self.first + int(self.trunk_known.shape[0])
+
+    def add(self, first: int, windows: PostureWindows, position: np.ndarray) -> None:
+        """Append windows ``first ..`` (which must follow on directly)."""
+        if self.trunk_known.shape[0] == 0:
+            self.first = first
+        self.trunk_known = np.concatenate((self.trunk_known, windows.known))
+        self.flexion_deg = np.concatenate((self.flexion_deg, windows.flexion_deg))
+        self.lateral_deg = np.concatenate((self.lateral_deg, windows.lateral_deg))
+        self.twist_deg = np.concatenate((self.twist_deg, windows.twist_deg))
+        self.position = np.concatenate((self.position, position))
+
+    def take(self, start: int, stop: int) -> tuple[PostureWindows, np.ndarray]:
+        """Windows [start, stop), which must be held, and forget those before ``stop``."""
+        a = start - self.first
+        b = stop - self.first
+        assert 0 <= a <= b <= self.trunk_known.shape[0], "decided windows were labelled"
+        windows = PostureWindows(
+            known=self.trunk_known[a:b],
+            flexion_deg=self.flexion_deg[a:b],
+            lateral_deg=self.lateral_deg[a:b],
+            twist_deg=self.twist_deg[a:b],
+        )
+        position = self.position[a:b]
+        self.first = stop
+        self.trunk_known = self.trunk_known[b:]
+        self.flexion_deg = self.flexion_deg[b:]
+        self.lateral_deg = self.lateral_deg[b:]
+        self.twist_deg = self.twist_deg[b:]
+        self.position = self.position[b:]
+        return windows, position
+
+
+def _unknown_windows(count: int) -> PostureWindows:
+    nan = np.full(count, np.nan)
+    return PostureWindows(np.zeros(count, dtype=bool), nan, nan, nan)
 
 
 class _Channel:
@@ -275,6 +432,10 @@ class _Channel:
         self.transitions: list[Transition] = []
         self.min_filled = max(1, math.ceil(thresholds.min_window_fill * 8))
         self.latest_mean_s: FloatArray | None = None
+        self.previous_mag_g = math.nan  # magnitude of the last sample summed
+        self.steps: StepDetector | None = None  # set on the sensor that counts steps
+        self.step_times: list[FloatArray] = []
+        self.learner: GaitLearner | None = None  # set where the mount may be learned
 
     @property
     def complete_q(self) -> int | None:
@@ -325,7 +486,18 @@ class _Channel:
         if len(samples) == 0 and stop_q - start_q > 4 * 60:
             q = empty_quarter_sums(start_q, stop_q - start_q, self.ring.has_gyro)
         else:
-            q = quarter_sums(samples.t_s, samples.acc_g, samples.gyro_dps, start_q, stop_q)
+            q = quarter_sums(
+                samples.t_s,
+                samples.acc_g,
+                samples.gyro_dps,
+                start_q,
+                stop_q,
+                previous_mag_g=self.previous_mag_g,
+            )
+        if len(samples):
+            self.previous_mag_g = float(magnitude_g(samples.acc_g[-1:])[0])
+            if self.steps is not None:
+                self.step_times.append(self.steps.update(samples.t_s, samples.acc_g))
         self.next_q = stop_q
         self.transitions.extend(self.detector.update(q))
         if self.orientation is None:
@@ -363,7 +535,8 @@ class WearerEvaluator:
     Sensors: at most one per placement. The trunk sensor (else the waist sensor) is the
     body sensor; a thigh sensor adds Acti4's thigh rules. A window is evaluated once every
     sensor has passed it, or without a sensor that has stalled (its samples lag the newest
-    by more than ``stall_s``).
+    by more than ``stall_s``). Trunk posture needs a trunk sensor; lying positions and steps
+    come from the body sensor (steps from the thigh sensor when there is no body sensor).
     """
 
     def __init__(
@@ -404,6 +577,28 @@ class WearerEvaluator:
         self._labeler_from = 0
         self._bouts = BoutFilter(th.min_bout_windows())
         self._tracker = SittingTracker(wearer, th.sitting_limit_s, th.sitting_break_s)
+        self._posture = PostureTracker(wearer, th)
+        self._sleep = SleepTracker(
+            wearer, th.sleep_min_lying_s, th.sleep_break_s, th.sleep_position_min_s
+        )
+        self._labelled = _Labelled()
+        self._twist = TwistEstimator(th.twist_baseline_s) if self._trunk is self._body else None
+        stepper = self._body if self._body is not None else self._thigh
+        if stepper is not None:
+            stepper.steps = StepDetector(th.step_min_interval_s, th.step_prominence_g)
+        self._stepper = stepper
+        self._steps_total = 0
+        self._recent_moving = np.zeros(0, dtype=np.int64)  # steps per recent moving window
+        self._last_moving = False
+        for channel in (self._body, self._thigh):
+            if channel is not None and channel.setup.mount is None:
+                channel.learner = GaitLearner(
+                    th.orientation_walk_s,
+                    th.orientation_consistency,
+                    th.reorientation_deg,
+                    need_forward=channel is not self._thigh,
+                )
+        self.orientation_version = 0
         self._next_window: int | None = None
         self._decided_next: int | None = None  # first window not decided by the bout filter
         self._runs: list[tuple[int, int]] = []  # decided runs from window _runs_first
@@ -449,11 +644,14 @@ class WearerEvaluator:
         return out
 
     def finish(self) -> list[Observation]:
-        """End of input: decide every remaining window and close the sitting bout."""
+        """End of input: decide every remaining window and close what is still going on."""
         if self._finished:
             return []
         out = self._evaluate(final=True)
         self._tracker.finish()
+        self._posture.finish()
+        if self._decided_next is not None:
+            out.extend(obs for _, obs in self._sleep.finish(self._decided_next - 0.5))
         self._finished = True
         return out
 
@@ -482,6 +680,32 @@ class WearerEvaluator:
         return [*self._tracker.bouts, *([current] if current is not None else [])]
 
     @property
+    def posture_holds(self) -> list[PostureHold]:
+        """Slouches and side bends that went past their limits, in the order they did."""
+        return self._posture.holds
+
+    @property
+    def lying_spells(self) -> list[LyingSpell]:
+        """Lying spells long enough for a summary, closed ones first, then the ongoing one."""
+        current = self._sleep.current
+        ongoing = (
+            [current]
+            if current is not None and current.lying_s >= self.thresholds.sleep_min_lying_s
+            else []
+        )
+        return [*self._sleep.spells, *ongoing]
+
+    @property
+    def exposure(self) -> PostureExposure:
+        """Trunk posture seconds by flexion band and of twist so far."""
+        return self._posture.exposure
+
+    @property
+    def steps(self) -> int:
+        """Steps in seconds decided walking or running so far."""
+        return self._steps_total
+
+    @property
     def dropped_samples(self) -> dict[str, int]:
         """Samples ignored per sensor because they were not newer than ones already seen."""
         return {sid: ch.dropped_samples for sid, ch in self._channels.items()}
@@ -494,35 +718,75 @@ class WearerEvaluator:
     def status(self) -> WearerStatus:
         """The wearer right now, as far as decided."""
         newest = max(c.newest_s for c in self._channels.values())
-        flexion = None
+        flexion = lateral = None
         trunk = self._trunk
-        if trunk is not None and trunk.orientation is not None and trunk.latest_mean_s is not None:
+        if (
+            trunk is not None
+            and trunk.orientation is not None
+            and trunk.orientation.forward_known
+            and trunk.latest_mean_s is not None
+        ):
             body = trunk.orientation.mount.to_body(trunk.latest_mean_s[None, :])
-            flexion = float(trunk_angles(body)[0][0])
+            angles = trunk_angles(body)
+            flexion = float(angles[0][0])
+            lateral = float(angles[1][0])
+        cadence = None
+        if self._last_moving and self._recent_moving.shape[0]:
+            cadence = 60.0 * float(self._recent_moving.sum()) / self._recent_moving.shape[0]
+        position = self._sleep.latest_position
         return WearerStatus(
             sample_time_s=newest if math.isfinite(newest) else None,
             activity=ACTIVITIES[self._last_code],
             trunk_flexion_deg=flexion,
             sitting_bout_s=self._tracker.ongoing_bout_s,
             sitting_total_s=self._tracker.sitting_total_s,
+            trunk_lateral_deg=lateral,
+            steps=self._steps_total,
+            cadence_spm=cadence,
+            exposure=self._posture.exposure,
+            lying_position=None if position is None else str(position),
         )
 
     def calibrate_upright(self, sensor_id: str, duration_s: float = 3.0) -> SensorOrientation:
         """Re-learn a sensor's mount from its last ``duration_s`` of samples (wearer upright).
 
-        The declared mount's forward direction (if any) is kept as the hint. Applies to
-        windows labelled from now on.
+        The forward direction of the mount in use is kept when it is known (declared,
+        calibrated or learned from walking): the result is ``calibrated``. Otherwise only
+        up is calibrated (``calibrated_up``) and forward is learned from walking later.
+        Applies to windows labelled from now on.
         """
         channel = self._channels.get(sensor_id)
         if channel is None or channel.ring is None or len(channel.ring) == 0:
             raise EvaluationError(f"no samples from sensor {sensor_id!r} to calibrate with")
         samples = channel.ring.window(channel.newest_s - duration_s, math.inf)
-        hint = channel.orientation.mount if channel.orientation is not None else None
+        current = channel.orientation
+        hint = current.mount if current is not None and current.forward_known else None
         mount = calibrate_upright(samples.acc_g, hint)
-        channel.orientation = SensorOrientation(mount, MountSource.CALIBRATED)
-        if channel is self._body and self._labeler is not None:
-            self._labeler.set_mount(mount.sensor_from_body, forward_known=True)
+        source = MountSource.CALIBRATED if hint is not None else MountSource.CALIBRATED_UP
+        self._set_orientation(channel, SensorOrientation(mount, source))
+        assert channel.orientation is not None
         return channel.orientation
+
+    def restore_orientation(self, sensor_id: str, orientation: SensorOrientation) -> None:
+        """Use a stored orientation for a sensor (e.g. from the calibration store at start).
+
+        Does not count as a change in ``orientation_version``.
+        """
+        channel = self._channels.get(sensor_id)
+        if channel is None:
+            raise EvaluationError(f"wearer {self.wearer!r} has no sensor {sensor_id!r}")
+        self._set_orientation(channel, orientation, count=False)
+
+    def _set_orientation(
+        self, channel: _Channel, orientation: SensorOrientation, *, count: bool = True
+    ) -> None:
+        channel.orientation = orientation
+        if channel is self._body and self._labeler is not None:
+            self._labeler.set_mount(
+                orientation.mount.sensor_from_body, forward_known=orientation.forward_known
+            )
+        if count:
+            self.orientation_version += 1
 
     # -- evaluation --------------------------------------------------------------------
 
@@ -534,6 +798,8 @@ class WearerEvaluator:
             stop = int(quarter_index(channel.newest_s)) + 1
             channel.sum_quarters(stop)
             channel.transitions.extend(channel.detector.finish())
+            if channel.steps is not None:
+                channel.step_times.append(channel.steps.finish())
             stop += (-stop) % QUARTERS_PER_S  # whole seconds, so the last windows close
             stop += QUARTERS_PER_S
         channel.sum_quarters(stop)
@@ -588,42 +854,151 @@ class WearerEvaluator:
                 self._runs.append((code, length))
             self._decided_next += length
         self._last_code = runs[-1][0]
-        return self._tracker.consume(first - 0.5, runs)
+        codes = np.repeat(
+            np.array([c for c, _ in runs], dtype=np.int8), np.array([n for _, n in runs])
+        )
+        known: list[tuple[float, int, Observation]] = [
+            (o.end_s, 0, o) for o in self._tracker.consume(first - 0.5, runs)
+        ]
+        windows, position = self._labelled.take(first, first + codes.shape[0])
+        known.extend((t, 1, o) for t, o in self._posture.push(first, codes, windows))
+        known.extend((t, 2, o) for t, o in self._sleep.push(first, codes, position))
+        self._count_steps(first, codes)
+        known.sort(key=lambda item: (item[0], item[1]))
+        return [o for _, _, o in known]
+
+    def _count_steps(self, first: int, codes: np.ndarray) -> None:
+        """Count the step peaks in decided walking or running windows ``first ..``."""
+        count = codes.shape[0]
+        moving = (codes == WALKING) | (codes == RUNNING)
+        per_window = np.zeros(count, dtype=np.int64)
+        stepper = self._stepper
+        if stepper is not None and stepper.step_times:
+            times = np.concatenate(stepper.step_times)
+            slots = np.floor(times + 0.5).astype(np.int64) - first
+            inside = (slots >= 0) & (slots < count)
+            per_window = np.bincount(slots[inside], minlength=count)[:count]
+            later = times[slots >= count]
+            stepper.step_times = [later] if later.shape[0] else []
+        per_window = np.where(moving, per_window, 0)
+        self._steps_total += int(per_window.sum())
+        recent = np.concatenate((self._recent_moving, per_window[moving]))
+        self._recent_moving = recent[-60:]
+        self._last_moving = bool(moving[-1])
 
     def _label(self, start: int, stop: int) -> np.ndarray:
+        """Activity codes of windows [start, stop); cut at whole minutes while learning."""
+        if not any(c.learner is not None for c in self._channels.values()):
+            return self._label_part(start, stop)
+        parts = []
+        a = start
+        while a < stop:
+            b = min(stop, (a // 60 + 1) * 60)
+            parts.append(self._label_part(a, b))
+            if b % 60 == 0:
+                self._learn_orientations()
+            a = b
+        return np.concatenate(parts)
+
+    def _learn_orientations(self) -> None:
+        for channel in self._channels.values():
+            if channel.learner is None:
+                continue
+            proposal = channel.learner.propose(channel.orientation)
+            if proposal is not None:
+                self._set_orientation(channel, proposal)
+
+    def _label_part(self, start: int, stop: int) -> np.ndarray:
         """Activity codes of windows [start, stop) from every sensor's features."""
         count = stop - start
         body = self._body
-        thigh_windows = None
+        thigh_windows = thigh_taken = None
         if self._thigh is not None:
-            thigh_windows = self._thigh_windows(self._thigh, start, stop)
+            thigh_windows, thigh_taken = self._thigh_windows(self._thigh, start, stop)
         if body is None:
             codes = np.full(count, UNKNOWN, dtype=np.int8)
             if thigh_windows is not None:
                 labeler = self._labeler_for(None)
                 if labeler is not None:
-                    return labeler.label(start, _no_body(count), thigh_windows)
+                    codes = labeler.label(start, _no_body(count), thigh_windows)
+            self._after_labels(start, codes, None, None, thigh_taken)
             return codes
-        known, mean_s, cov_s = body.windows.take(start, stop)
+        taken = body.windows.take(start, stop)
         if body.orientation is None:
-            return np.full(count, UNKNOWN, dtype=np.int8)
+            codes = np.full(count, UNKNOWN, dtype=np.int8)
+            self._after_labels(start, codes, taken, None, thigh_taken)
+            return codes
         mount = body.orientation.mount
         labeler = self._labeler_for(body)
         assert labeler is not None
+        known = taken.known
         if body.orientation.source is MountSource.LEARNED:
             # Windows before the mount was learned stay unknown.
             first_ok = math.ceil(body.learned_at_s - 1.0 - self._lookahead)
             known = known & (np.arange(start, stop) >= first_ok)
-        mean_b = mount.to_body(mean_s)
+        mean_b = mount.to_body(taken.mean_s)
         r = mount.sensor_from_body
-        var = np.einsum("wab,aj,bj->wj", cov_s, r, r)
+        var = np.einsum("wab,aj,bj->wj", taken.cov_s, r, r)
         sd = np.sqrt(np.maximum(var, 0.0))
         labeler.add_transitions(body.transitions)
         body.transitions.clear()
         body_windows = BodyWindows(
             known=known, mean_b=mean_b, sd_max_g=sd.max(axis=1), sd_vertical_g=sd[:, 2]
         )
-        return labeler.label(start, body_windows, thigh_windows)
+        codes = labeler.label(start, body_windows, thigh_windows)
+        self._after_labels(start, codes, taken, body_windows, thigh_taken)
+        return codes
+
+    def _after_labels(
+        self,
+        start: int,
+        codes: np.ndarray,
+        taken: _Taken | None,
+        body_windows: BodyWindows | None,
+        thigh_taken: _Taken | None,
+    ) -> None:
+        """Keep the posture and lying inputs of labelled windows; gather walking evidence."""
+        count = codes.shape[0]
+        body = self._body
+        posture = _unknown_windows(count)
+        position = np.full(count, POSITION_UNKNOWN, dtype=np.int8)
+        if body is not None and taken is not None and body_windows is not None:
+            assert body.orientation is not None
+            forward_known = body.orientation.forward_known
+            known = body_windows.known
+            if forward_known:
+                position = np.where(
+                    known, sleep_positions(body_windows.mean_b), POSITION_UNKNOWN
+                ).astype(np.int8)
+            if body is self._trunk:
+                flexion, lateral, _ = trunk_angles(body_windows.mean_b)
+                still = known & (body_windows.sd_max_g < self.thresholds.rest_sd_g)
+                twist = np.full(count, np.nan)
+                if self._twist is not None and body.ring is not None and body.ring.has_gyro:
+                    gyro = np.where(known[:, None], taken.gyro_mean_dps, np.nan)
+                    twist = self._twist.update(gyro, taken.mean_s, still)
+                trunk_known = known & forward_known
+                posture = PostureWindows(
+                    known=trunk_known,
+                    flexion_deg=np.where(trunk_known, flexion, np.nan),
+                    lateral_deg=np.where(trunk_known, lateral, np.nan),
+                    twist_deg=np.where(trunk_known, twist, np.nan),
+                )
+        elif body is self._trunk and body is not None and self._twist is not None:
+            # Windows without an orientation still move the twist's timeline on.
+            blank = np.full((count, 3), np.nan)
+            self._twist.update(blank, blank, np.zeros(count, dtype=bool))
+        self._labelled.add(start, posture, position)
+        walking = codes == WALKING
+        if not np.any(walking):
+            return
+        if body is not None and body.learner is not None and taken is not None:
+            use = walking & taken.known
+            body.learner.add(taken.mean_s[use], taken.dmag_acc_cov_s[use])
+        thigh = self._thigh
+        if thigh is not None and thigh.learner is not None and thigh_taken is not None:
+            use = walking & thigh_taken.known
+            thigh.learner.add(thigh_taken.mean_s[use], thigh_taken.dmag_acc_cov_s[use])
 
     def _labeler_for(self, body: _Channel | None) -> PostureLabeler | None:
         if self._labeler is None:
@@ -645,20 +1020,21 @@ class WearerEvaluator:
                 )
         return self._labeler
 
-    def _thigh_windows(self, thigh: _Channel, start: int, stop: int) -> ThighWindows:
-        known, mean_s, cov_s = thigh.windows.take(start, stop)
+    def _thigh_windows(self, thigh: _Channel, start: int, stop: int) -> tuple[ThighWindows, _Taken]:
+        taken = thigh.windows.take(start, stop)
         count = stop - start
         if thigh.orientation is None:
-            return ThighWindows(
+            unknown = ThighWindows(
                 np.zeros(count, dtype=bool), np.zeros(count), np.zeros(count), np.zeros(count)
             )
+            return unknown, taken
         mount = thigh.orientation.mount
         up = mount.sensor_from_body[:, 2]
-        incl = inclination_deg(mean_s, up)
+        incl = inclination_deg(taken.mean_s, up)
         r = mount.sensor_from_body
-        var = np.einsum("wab,aj,bj->wj", cov_s, r, r)
+        var = np.einsum("wab,aj,bj->wj", taken.cov_s, r, r)
         sd = np.sqrt(np.maximum(var, 0.0))
-        return ThighWindows(known, incl, sd.max(axis=1), sd[:, 2])
+        return ThighWindows(taken.known, incl, sd.max(axis=1), sd[:, 2]), taken
 
 
 def _no_body(count: int) -> BodyWindows:

@@ -107,8 +107,6 @@ class StepDetector:
         hi = min(b, n - 1)
         if hi <= lo:
             return np.zeros(0)
-        centre = m[lo:hi]
-        local_max = (centre > m[lo - 1 : hi - 1]) & (centre >= m[lo + 1 : hi + 1])
         # A peak's span lies inside its own block of `span` samples and the two around it:
         # where those three blocks vary by less than the prominence there is no peak.
         blocks = -(-n // span)
@@ -117,7 +115,12 @@ class StepDetector:
         block_min = padded.reshape(blocks, span).min(axis=1)
         wide_max = np.maximum(block_max, np.maximum(_shift(block_max, 1), _shift(block_max, -1)))
         wide_min = np.minimum(block_min, np.minimum(_shift(block_min, 1), _shift(block_min, -1)))
-        varied = np.repeat(wide_max - wide_min >= self._prominence_g, span)[lo:hi]
+        varied_blocks = wide_max - wide_min >= self._prominence_g
+        if not np.any(varied_blocks):
+            return np.zeros(0)
+        centre = m[lo:hi]
+        local_max = (centre > m[lo - 1 : hi - 1]) & (centre >= m[lo + 1 : hi + 1])
+        varied = np.repeat(varied_blocks, span)[lo:hi]
         candidates = np.flatnonzero(local_max & varied) + lo
         if candidates.shape[0] == 0:
             return np.zeros(0)

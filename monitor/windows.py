@@ -20,6 +20,15 @@ Windows follow Acti4: 2 s long, 1 s apart. Window ``c`` (an integer second) cove
   is vertical when upright, for walk/run). No 5 Hz low-pass is applied.
 - gyroscope mean and largest absolute rate per axis (deg/s) where the sensor has one.
 
+For learning the sensor's forward direction from walking (:mod:`monitor.orientation`),
+windows also carry ``dmag_acc_cov_s``: the covariance of each sensor axis with the change of
+the acceleration magnitude from one sample to the next. While walking, the magnitude (the
+vertical acceleration, to first order) rises and falls once per step, and the acceleration
+along the walking direction follows it a quarter of a step later; across the step the
+covariance with the magnitude's *change* therefore points forward. Quarters hold
+``dmag_acc = sum dm * a`` (g^2) and ``dmag = sum dm`` (g), ``dm`` being each sample's
+magnitude minus the previous sample's (0 for the very first sample).
+
 Quarters also carry what the transition detector needs to integrate vertical motion
 without keeping samples: with ``m`` the acceleration magnitude in g and each sample weighted
 ``w = 0.25 / n`` s (the quarter's mean times its length), ``mag_int = sum w (m - 1)`` (g*s)
@@ -28,6 +37,7 @@ and ``mag_mom = sum w (m - 1) (t_end - t)`` (g*s^2) where ``t_end`` is the quart
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +65,13 @@ def quarter_index(t_s: float | FloatArray) -> IntArray:
     return np.floor(np.asarray(t_s, dtype=np.float64) / QUARTER_S).astype(np.int64)
 
 
+def magnitude_g(acc_g: FloatArray) -> FloatArray:
+    """Acceleration magnitude of each sample (n, 3) -> (n,), bit for bit as in the quarters."""
+    acc = np.asarray(acc_g, dtype=np.float64)
+    squares = acc * acc
+    return np.asarray(np.sqrt(squares[:, 0] + squares[:, 1] + squares[:, 2]), dtype=np.float64)
+
+
 # Columns of the per-quarter sum matrix.
 _ACC = slice(0, 3)
 _PROD = slice(3, 9)
@@ -63,7 +80,9 @@ _MAG_SQ = 10
 _MAG_INT = 11
 _MAG_MOM = 12
 _GYRO = slice(13, 16)
-_COLUMNS = 16
+_DMAG_ACC = slice(16, 19)
+_DMAG = 19
+_COLUMNS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +133,16 @@ class QuarterSums:
         return self.sums[:, _MAG_MOM]
 
     @property
+    def dmag_acc_sum(self) -> FloatArray:
+        """Sums of the magnitude change times acceleration (q, 3), g^2."""
+        return self.sums[:, _DMAG_ACC]
+
+    @property
+    def dmag_sum(self) -> FloatArray:
+        """Sum of the magnitude change from the previous sample (q,), g."""
+        return self.sums[:, _DMAG]
+
+    @property
     def gyro_sum(self) -> FloatArray | None:
         """Sum of angular rate (q, 3), deg/s; None without a gyroscope."""
         return None if self.gyro_absmax is None else self.sums[:, _GYRO]
@@ -141,12 +170,19 @@ class QuarterSums:
 
 
 def quarter_sums(
-    t_s: FloatArray, acc_g: FloatArray, gyro_dps: FloatArray | None, first: int, stop: int
+    t_s: FloatArray,
+    acc_g: FloatArray,
+    gyro_dps: FloatArray | None,
+    first: int,
+    stop: int,
+    *,
+    previous_mag_g: float = math.nan,
 ) -> QuarterSums:
     """Sum samples into quarters ``first .. stop - 1``; samples must lie inside that range.
 
-    Vectorised: the per-sample quantities go into one matrix summed with a single
-    ``np.add.reduceat``.
+    ``previous_mag_g`` is the acceleration magnitude of the sample before these (NaN: none;
+    the first sample's magnitude change is then 0). Vectorised: the per-sample quantities go
+    into one matrix summed with a single ``np.add.reduceat``.
     """
     count = stop - first
     q = np.floor(t_s * QUARTERS_PER_S).astype(np.int64) - first  # exact: 4 is a power of 2
@@ -155,12 +191,17 @@ def quarter_sums(
     per_sample = np.empty((acc.shape[0], _COLUMNS))
     per_sample[:, _ACC] = acc
     np.multiply(acc[:, _PAIR_I], acc[:, _PAIR_J], out=per_sample[:, _PROD])
-    mag_sq = per_sample[:, 3:6].sum(axis=1)
+    mag_sq = per_sample[:, 3] + per_sample[:, 4] + per_sample[:, 5]  # as magnitude_g does
     per_sample[:, _MAG_SQ] = mag_sq
     mag = np.sqrt(mag_sq, out=per_sample[:, _MAG])
     dev = np.multiply(mag - 1.0, (QUARTER_S / np.maximum(n, 1))[q], out=per_sample[:, _MAG_INT])
     np.multiply(dev, (q + first + 1) * QUARTER_S - t_s, out=per_sample[:, _MAG_MOM])
     per_sample[:, _GYRO] = 0.0 if gyro_dps is None else gyro_dps
+    dmag = per_sample[:, _DMAG]
+    if acc.shape[0]:
+        dmag[0] = 0.0 if math.isnan(previous_mag_g) else mag[0] - previous_mag_g
+        np.subtract(mag[1:], mag[:-1], out=dmag[1:])
+    np.multiply(acc, dmag[:, None], out=per_sample[:, _DMAG_ACC])
     sums = np.zeros((count, _COLUMNS))
     absmax = None if gyro_dps is None else np.zeros((count, 3))
     if acc.shape[0]:
@@ -193,6 +234,7 @@ class WindowFeatures:
     cov_s: FloatArray  # (w, 3, 3) g^2, sample covariance (N - 1), sensor frame
     gyro_mean_dps: FloatArray | None  # (w, 3)
     gyro_absmax_dps: FloatArray | None  # (w, 3)
+    dmag_acc_cov_s: FloatArray  # (w, 3) g^2, covariance of each axis with the magnitude change
 
     def __len__(self) -> int:
         """Number of windows."""
@@ -243,6 +285,7 @@ def window_features(quarters: QuarterSums) -> WindowFeatures:
     denom = np.maximum(n - 1.0, 1.0)
     centred = (prod - n[:, None] * mean[:, _PAIR_I] * mean[:, _PAIR_J]) / denom[:, None]
     cov = centred[:, _COV_INDEX].reshape(-1, 3, 3)
+    dmag_acc = (sum_w[:, _DMAG_ACC] - sum_w[:, _DMAG, None] * mean) / denom[:, None]
     gyro_mean = gyro_absmax = None
     if quarters.gyro_absmax is not None:
         gyro_mean = sum_w[:, _GYRO] / safe_n[:, None]
@@ -257,6 +300,7 @@ def window_features(quarters: QuarterSums) -> WindowFeatures:
         cov_s=cov,
         gyro_mean_dps=gyro_mean,
         gyro_absmax_dps=gyro_absmax,
+        dmag_acc_cov_s=dmag_acc,
     )
 
 

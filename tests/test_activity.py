@@ -36,6 +36,7 @@ from monitor.evaluation import EvaluationThresholds, SensorSetup, WearerEvaluato
 from monitor.windows import (
     QUARTER_S,
     VerticalMotion,
+    magnitude_g,
     quarter_sums,
     vertical_motion,
     window_features,
@@ -303,7 +304,8 @@ def test_quarter_sums_do_not_depend_on_how_samples_are_grouped() -> None:
     cut = q0 + 37
     k = int(np.searchsorted(t, cut * QUARTER_S))
     a = quarter_sums(t[:k], acc[:k], gyro[:k], q0, cut)
-    b = quarter_sums(t[k:], acc[k:], gyro[k:], cut, q1)
+    previous = float(magnitude_g(acc[k - 1 : k])[0])  # the magnitude change carries over
+    b = quarter_sums(t[k:], acc[k:], gyro[k:], cut, q1, previous_mag_g=previous)
     joined = a.concat(b)
     np.testing.assert_array_equal(joined.sums, whole.sums)
     np.testing.assert_array_equal(joined.n, whole.n)
