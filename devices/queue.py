@@ -42,6 +42,14 @@ class BlockQueue:
                 self.counters.dropped_samples += len(oldest)
         self._queue.put_nowait(block)
 
+    async def put(self, block: SampleBlock) -> None:
+        """Queue a block, waiting for room (for sources that can wait, unlike a radio)."""
+        await self._queue.put(block)
+
+    async def put_end(self) -> None:
+        """Like ``close``, but waits for room instead of dropping a block."""
+        await self._queue.put(None)
+
     def close(self) -> None:
         """Tell the consumer no more blocks will come (the source has finished)."""
         if self._queue.full():

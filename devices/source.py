@@ -27,10 +27,12 @@ async def pace_blocks(blocks: Iterable[SampleBlock], queue: BlockQueue, pacer: P
     """Offer each block once ``pacer`` reaches its last sample time; close the queue at the end.
 
     A block is complete only when its last sample has been taken, so it is offered at
-    ``block.end_s``, as a live sensor would deliver it. Cancellation propagates without
-    closing the queue: whoever cancelled decides what the consumer sees.
+    ``block.end_s``, as a live sensor would deliver it. Unlike a radio, a simulated or
+    replayed source can wait: when the queue is full it waits for room instead of having
+    blocks dropped, so a slow moment of the consumer never loses samples. Cancellation
+    propagates without closing the queue: whoever cancelled decides what the consumer sees.
     """
     for block in blocks:
         await pacer.sleep_until_s(block.end_s)
-        queue.offer(block)
-    queue.close()
+        await queue.put(block)
+    await queue.put_end()

@@ -422,6 +422,14 @@ class Daemon:
         self._deliver(pipeline.evaluator.finish(), publisher)
         publisher.publish_state(pipeline.name, self._state_of(pipeline.evaluator.status(), daily))
         log.info("all sources of %s have ended", pipeline.name)
+        log.debug(
+            "%s: segments %s",
+            pipeline.name,
+            ", ".join(
+                f"{seg.activity} {seg.end_s - seg.start_s:.0f} s"
+                for seg in pipeline.evaluator.segments
+            ),
+        )
 
     def _deliver(self, observations: list[Observation], publisher: MqttPublisher) -> None:
         for observation in observations:

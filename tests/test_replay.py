@@ -95,10 +95,19 @@ def test_cancelling_propagates_and_leaves_the_queue_open() -> None:
     assert len(pacer.sleeps) == 1
 
 
-def test_pace_blocks_with_a_full_queue_drops_the_oldest() -> None:
+def test_pace_blocks_with_a_full_queue_waits_and_loses_nothing() -> None:
     blocks = list(ReplaySource(_recording(), "r", start_s=0.0).blocks())
-    queue = BlockQueue(maxsize=3)
-    asyncio.run(pace_blocks(blocks, queue, FakePacer()))
-    received = _drain(queue)
-    assert queue.counters.dropped_blocks == 4  # six blocks and the close marker into three
-    assert [b.start_s for b in received] == [b.start_s for b in blocks[-2:]]
+    queue = BlockQueue(maxsize=2)
+
+    async def produce_and_consume_slowly() -> list[SampleBlock]:
+        producer = asyncio.create_task(pace_blocks(blocks, queue, FakePacer()))
+        received = []
+        while (block := await queue.get()) is not None:
+            received.append(block)
+            await asyncio.sleep(0.01)  # a consumer slower than the source
+        await producer
+        return received
+
+    received = asyncio.run(produce_and_consume_slowly())
+    assert queue.counters.dropped_blocks == 0
+    assert [b.start_s for b in received] == [b.start_s for b in blocks]
