@@ -6,7 +6,11 @@ Three wearings are handled; the sensor on the trunk (or, without one, the waist)
 **With a thigh sensor** (Acti4, Skotte 2014): thigh inclination above ``thigh_sit_deg``
 (45°) is sitting; otherwise the thigh's acceleration SD decides: below ``still_sd_g``
 (0.1 g) standing, up to ``run_sd_g`` (0.72 g) walking, above running. Lying comes from the
-body sensor's inclination (trunk > 45°, waist > 65°) whatever the thigh says.
+body sensor's inclination (trunk > 45°, waist > 65°) where the thigh is not upright (as in
+Acti4, which looks for lying within sitting periods): a trunk bent beyond 45° over an
+upright thigh is a stoop, standing or walking. With the trunk or waist alone a stoop held
+for longer than the minimum lying bout (5 s) cannot be told from lying on the front, and
+reads as lying.
 
 **Trunk or waist only.** Posture cannot be read off one still sample, so a posture state
 (upright / seated / unknown) is carried from evidence:
@@ -629,7 +633,10 @@ class PostureLabeler:
                 continue
             v = mean[i]
             incl = _angle_deg(v, self._upright)
-            if incl > self._lying_deg:
+            # Acti4 looks for lying only where the thigh is not upright: with the thigh
+            # upright, a trunk beyond the lying angle is a stoop.
+            stooping = t_known[i] and t_incl[i] < th.thigh_sit_deg
+            if incl > self._lying_deg and not stooping:
                 out[i] = LYING
                 if c > self._cover_end:  # not the end of a transition out of lying
                     self._posture = Posture.UNKNOWN

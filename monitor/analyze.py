@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from alerts.events import EventType, Observation
 from devices.recording import Recording
 from devices.samples import SampleBlock
-from monitor.activity import Segment
+from monitor.activity import Activity, Segment
 from monitor.evaluation import EvaluationThresholds, SensorSetup, WearerEvaluator
+from monitor.posture import PostureExposure, PostureHold
 from monitor.sitting import SittingBout
+from monitor.sleep import POSITIONS, LyingSpell
 
 #: Seconds of every recording fed per step. With several sensors the steps stay well under
 #: the evaluator's stall time so that none is ever taken for stalled; one sensor can be fed
@@ -38,13 +40,24 @@ _DECIMALS = 3
 
 @dataclass(frozen=True, slots=True)
 class AnalysisResult:
-    """What the evaluation found in one wearer's recordings."""
+    """What the evaluation found in one wearer's recordings.
+
+    Besides segments, sitting bouts and observations: the slouches and side bends that went
+    past their limits (``posture_holds``), the lying spells long enough for a summary
+    (``lying_spells``), the steps counted in seconds decided walking or running and those
+    seconds (``steps``, ``moving_s``), and the trunk posture seconds (``exposure``).
+    """
 
     duration_s: float
     segments: tuple[Segment, ...]
     sitting_bouts: tuple[SittingBout, ...]
     observations: tuple[Observation, ...]
     limit_s: float
+    posture_holds: tuple[PostureHold, ...] = ()
+    lying_spells: tuple[LyingSpell, ...] = ()
+    steps: int = 0
+    moving_s: float = 0.0
+    exposure: PostureExposure = field(default_factory=PostureExposure)
 
     @property
     def prolonged_bouts(self) -> tuple[SittingBout, ...]:
@@ -55,9 +68,24 @@ class AnalysisResult:
         """The ``backwatch analyze`` output object for ``file`` (one JSON Lines record).
 
         ``{"file", "duration_s", "segments": [{"activity", "start_s", "end_s"}], "events":
-        [{"type": "sitting_bout", "start_s", "end_s", "duration_s", "limit_s", "nudge_s",
-        "nudges"}]}``: one event per sitting bout of at least the limit, ``nudge_s`` being
-        when the first nudge would have fired and ``nudges`` how many would have.
+        [...], "summary": {...}}``. Events, in order of their start, each
+        ``{"type", "start_s", "end_s", ...numbers}``:
+
+        - ``sitting_bout``: a bout of at least the limit, with ``duration_s``, ``limit_s``,
+          ``nudge_s`` (when the first nudge would have fired) and ``nudges`` (how many);
+        - ``slouch``: sitting bent forward past the holding-time limit: the whole hold, its
+          mean ``flexion_deg``, the ``limit_s`` it was judged against and ``nudge_s``;
+        - ``side_bend``: the same for a sideways bend (``lateral_deg``, positive: right);
+        - ``sleep_position``: a long spell lying down, with ``lying_s``, seconds in each
+          position (``supine_s``, ``prone_s``, ``left_s``, ``right_s``, ``unknown_s``)
+          and ``position_changes``.
+
+        ``summary``: ``steps``, ``walking_s``, ``running_s``, ``cadence_spm`` (steps per
+        minute walking or running, null without), ``sitting_s``, ``lying_s``, and the trunk
+        posture: ``trunk_measured_s``, ``flexion_neutral_s`` (up to 20 deg),
+        ``flexion_moderate_s`` (20-60 deg), ``flexion_awkward_s`` (beyond 60 deg),
+        ``flexion_over_60_share``, ``rotation_measured_s``, ``rotation_over_30_s`` and
+        ``rotation_over_30_share`` (null where not measured).
         """
         events: list[dict[str, object]] = []
         for bout in self.prolonged_bouts:
@@ -78,6 +106,30 @@ class AnalysisResult:
                     "nudges": bout.nudges,
                 }
             )
+        for hold in self.posture_holds:
+            angle = "flexion_deg" if hold.type is EventType.SLOUCH else "lateral_deg"
+            events.append(
+                {
+                    "type": str(hold.type),
+                    "start_s": _r(hold.start_s),
+                    "end_s": _r(hold.end_s),
+                    "duration_s": _r(hold.duration_s),
+                    angle: round(hold.angle_deg, 1),
+                    "limit_s": _r(hold.limit_s),
+                    "nudge_s": _r(hold.nudge_s),
+                }
+            )
+        for spell in self.lying_spells:
+            event: dict[str, object] = {
+                "type": str(EventType.SLEEP_POSITION),
+                "start_s": _r(spell.start_s),
+                "end_s": _r(spell.end_s),
+                "lying_s": _r(spell.lying_s),
+            }
+            event.update({f"{p.value}_s": _r(spell.seconds(p)) for p in POSITIONS})
+            event["position_changes"] = spell.position_changes
+            events.append(event)
+        events.sort(key=_start_of)
         return {
             "file": file,
             "duration_s": _r(self.duration_s),
@@ -86,7 +138,43 @@ class AnalysisResult:
                 for s in self.segments
             ],
             "events": events,
+            "summary": self.summary(),
         }
+
+    def activity_s(self, activity: Activity) -> float:
+        """Seconds of the segments of one activity."""
+        return sum(s.duration_s for s in self.segments if s.activity is activity)
+
+    def summary(self) -> dict[str, object]:
+        """The record's ``summary`` object (see :meth:`to_json_dict`)."""
+        e = self.exposure
+        cadence = 60.0 * self.steps / self.moving_s if self.moving_s > 0 else None
+        return {
+            "steps": self.steps,
+            "walking_s": _r(self.activity_s(Activity.WALKING)),
+            "running_s": _r(self.activity_s(Activity.RUNNING)),
+            "cadence_spm": None if cadence is None else round(cadence, 1),
+            "sitting_s": _r(self.activity_s(Activity.SITTING)),
+            "lying_s": _r(self.activity_s(Activity.LYING)),
+            "trunk_measured_s": _r(e.measured_s),
+            "flexion_neutral_s": _r(e.neutral_s),
+            "flexion_moderate_s": _r(e.moderate_s),
+            "flexion_awkward_s": _r(e.awkward_s),
+            "flexion_over_60_share": _share(e.awkward_share),
+            "rotation_measured_s": _r(e.rotation_measured_s),
+            "rotation_over_30_s": _r(e.rotation_over_s),
+            "rotation_over_30_share": _share(e.rotation_share),
+        }
+
+
+def _start_of(event: dict[str, object]) -> float:
+    start = event["start_s"]
+    assert isinstance(start, float)
+    return start
+
+
+def _share(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def _r(value: float) -> float:
@@ -139,4 +227,9 @@ def analyze_sensors(
         sitting_bouts=tuple(evaluator.sitting_bouts),
         observations=tuple(observations),
         limit_s=th.sitting_limit_s,
+        posture_holds=tuple(evaluator.posture_holds),
+        lying_spells=tuple(evaluator.lying_spells),
+        steps=evaluator.steps,
+        moving_s=float(evaluator.moving_s),
+        exposure=evaluator.exposure,
     )

@@ -588,6 +588,7 @@ class WearerEvaluator:
             stepper.steps = StepDetector(th.step_min_interval_s, th.step_prominence_g)
         self._stepper = stepper
         self._steps_total = 0
+        self._moving_s = 0
         self._recent_moving = np.zeros(0, dtype=np.int64)  # steps per recent moving window
         self._last_moving = False
         for channel in (self._body, self._thigh):
@@ -704,6 +705,11 @@ class WearerEvaluator:
     def steps(self) -> int:
         """Steps in seconds decided walking or running so far."""
         return self._steps_total
+
+    @property
+    def moving_s(self) -> int:
+        """Seconds decided walking or running so far (the time the steps were counted in)."""
+        return self._moving_s
 
     @property
     def dropped_samples(self) -> dict[str, int]:
@@ -882,6 +888,7 @@ class WearerEvaluator:
             stepper.step_times = [later] if later.shape[0] else []
         per_window = np.where(moving, per_window, 0)
         self._steps_total += int(per_window.sum())
+        self._moving_s += int(np.count_nonzero(moving))
         recent = np.concatenate((self._recent_moving, per_window[moving]))
         self._recent_moving = recent[-60:]
         self._last_moving = bool(moving[-1])

@@ -39,7 +39,7 @@ def long_sit_result(long_sit: Synthetic) -> AnalysisResult:
 
 def test_json_follows_the_contract(long_sit_result: AnalysisResult) -> None:
     out = long_sit_result.to_json_dict(file="belt.csv")
-    assert list(out) == ["file", "duration_s", "segments", "events"]
+    assert list(out) == ["file", "duration_s", "segments", "events", "summary"]
     assert out["file"] == "belt.csv"
     assert out["duration_s"] == pytest.approx(sum(s for _, s in PHASES), abs=0.05)
     segments = out["segments"]
@@ -51,6 +51,19 @@ def test_json_follows_the_contract(long_sit_result: AnalysisResult) -> None:
     for before, after in itertools.pairwise(segments):
         assert before["end_s"] == after["start_s"]
     json.dumps(out)  # plain JSON types only
+    events = out["events"]
+    assert isinstance(events, list)
+    for event in events:
+        assert list(event)[:3] == ["type", "start_s", "end_s"]
+        assert all(isinstance(v, int | float) for k, v in event.items() if k != "type")
+    summary = out["summary"]
+    assert isinstance(summary, dict)
+    assert summary["sitting_s"] == pytest.approx(2150.0, abs=6.0)
+    assert summary["walking_s"] == pytest.approx(40.0, abs=6.0)
+    # The synthetic walk steps twice a second (less its first 1.8 s, a change of posture).
+    assert summary["cadence_spm"] == pytest.approx(120.0, abs=12.0)
+    assert summary["trunk_measured_s"] == 0.0  # a waist sensor: no trunk posture
+    assert summary["flexion_over_60_share"] is None
 
 
 def test_the_prolonged_bout_is_one_event_with_its_nudge_time(
