@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from enum import StrEnum
@@ -761,3 +761,36 @@ class CommandListener:
         self._publisher.publish(
             route.topic, reply.to_json(), retain=False, correlation_data=route.correlation_data
         )
+
+
+OtherCommandHandler = Callable[[Command], Outcome]
+"""Handles what the policy does not own (``Calibrate``, ``DeclareLoad``): the daemon's part."""
+
+
+async def serve_commands(
+    listener: CommandListener,
+    policy: DeliveryPolicy,
+    publisher: MqttPublisher,
+    other: OtherCommandHandler | None = None,
+) -> None:
+    """Answer every command forever: policy commands here, the rest through ``other``.
+
+    Nudges a command produces are published before its reply. A handler that raises is
+    answered with ``internal_error`` (and logged); the loop goes on.
+    """
+    async for request in listener:
+        try:
+            outcome = apply_to_policy(policy, request.command)
+            if outcome is None:
+                if other is None:
+                    outcome = Outcome.failed(
+                        ErrorCode.UNAVAILABLE, f"{request.name.value} is not available here"
+                    )
+                else:
+                    outcome = other(request.command)
+        except Exception:
+            logger.exception("command %s failed", request.name.value)
+            outcome = Outcome.failed(ErrorCode.INTERNAL, "internal error; see the daemon's log")
+        for nudge in outcome.nudges:
+            publisher.publish_nudge(nudge)
+        listener.reply(request, outcome)

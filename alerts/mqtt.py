@@ -37,6 +37,7 @@ from typing import Self
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 from pydantic import SecretStr
 
 from alerts.events import Observation
@@ -491,8 +492,12 @@ class MqttPublisher:
                 await client.publish(
                     self._topics.availability, ONLINE, qos=QOS_AT_LEAST_ONCE, retain=True
                 )
+                options = self._subscribe_options()
                 for topic_filter, _handler in self._handlers:
-                    await client.subscribe(topic_filter, qos=QOS_AT_LEAST_ONCE)
+                    if options is None:
+                        await client.subscribe(topic_filter, qos=QOS_AT_LEAST_ONCE)
+                    else:
+                        await client.subscribe(topic_filter, options=options)
                 self._on_connected()
                 try:
                     await self._pump(client)
@@ -548,6 +553,12 @@ class MqttPublisher:
                 return
             self._wakeup.clear()
             await self._wakeup.wait()
+
+    def _subscribe_options(self) -> SubscribeOptions | None:
+        """MQTT 5: keep the retain flag as published, so a retained command is recognised."""
+        if not self._connection.mqtt5:
+            return None
+        return SubscribeOptions(qos=QOS_AT_LEAST_ONCE, retainAsPublished=True)
 
     def _properties(self, item: _Outgoing) -> Properties | None:
         if item.correlation_data is None or not self._connection.mqtt5:
