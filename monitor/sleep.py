@@ -61,10 +61,10 @@ def sleep_positions(mean_b: FloatArray) -> CodeArray:
     acc = np.asarray(mean_b, dtype=np.float64)
     ax, ay = acc[:, 0], acc[:, 1]
     transverse = np.hypot(ax, ay)
-    angle = np.arctan2(ay, ax)
+    known = np.isfinite(transverse) & (transverse > 0.0)
+    angle = np.where(known, np.arctan2(ay, ax), 0.0)
     sector = np.mod(np.round(angle / (math.pi / 2.0)), 4).astype(np.int64)
     codes = _SECTOR[np.clip(sector, 0, 3)]
-    known = np.isfinite(transverse) & (transverse > 0.0)
     return np.asarray(np.where(known, codes, POSITION_UNKNOWN), dtype=np.int8)
 
 
