@@ -1,4 +1,38 @@
-"""Scenarios for the simulated wearer: steps of activity and posture, loaded from TOML files."""
+"""Scenarios for the simulated wearer: steps of activity and posture, loaded from TOML files.
+
+A scenario file has an optional ``name`` and ``description`` and a list of ``[[step]]``
+tables, each with:
+
+- ``activity``: ``lying``, ``sitting``, ``standing``, ``walking`` or ``running``;
+- ``duration_s`` or ``duration_min``;
+- ``trunk_flexion_deg`` (forward lean, negative reclined; default per activity) and
+  ``lateral_bend_deg`` (positive to the right), not for lying;
+- ``lying_position``: ``supine``, ``prone``, ``left`` or ``right`` (lying only);
+- ``lift``: ``squat`` or ``stoop`` (standing only): the wearer bends down and straightens
+  up once, in the middle of the step (knees bent and trunk fairly upright, or legs straight
+  and trunk bent far forward), optionally twisting the trunk by ``twist_deg`` (positive to
+  the left) at the bottom;
+- ``fall``: ``forward``, ``backward``, ``left`` or ``right`` (lying only): the wearer gets
+  into this lying step by falling to the floor, from whatever the step before was, and lands
+  prone, supine, on the left or on the right side (``lying_position`` may be left out; if
+  given it must match);
+- ``label``: a short description.
+
+Example::
+
+    [[step]]
+    activity = "standing"
+    duration_s = 12
+    lift = "stoop"
+    twist_deg = 30
+    label = "Picks a box off the floor with straight legs, turning"
+
+    [[step]]
+    activity = "lying"
+    duration_min = 2
+    fall = "forward"
+    label = "Trips and falls, stays down"
+"""
 
 from __future__ import annotations
 
@@ -46,7 +80,34 @@ class LyingPosition(StrEnum):
     RIGHT = "right"
 
 
+class LiftTechnique(StrEnum):
+    """How a simulated lift is done."""
+
+    SQUAT = "squat"
+    STOOP = "stoop"
+
+
+class FallDirection(StrEnum):
+    """Which way a simulated fall goes, and so how the wearer lands."""
+
+    FORWARD = "forward"
+    BACKWARD = "backward"
+    LEFT = "left"
+    RIGHT = "right"
+
+    @property
+    def lying_position(self) -> LyingPosition:
+        """The position the wearer lands in."""
+        return {
+            FallDirection.FORWARD: LyingPosition.PRONE,
+            FallDirection.BACKWARD: LyingPosition.SUPINE,
+            FallDirection.LEFT: LyingPosition.LEFT,
+            FallDirection.RIGHT: LyingPosition.RIGHT,
+        }[self]
+
+
 ACTIVITIES: tuple[Activity, ...] = tuple(Activity)
+MAX_TWIST_DEG = 90.0
 
 # Trunk flexion (forward lean from vertical) when a step does not give one. Seated, the
 # trunk leans back against the backrest a little; walking and running lean forward.
@@ -66,7 +127,10 @@ class ScenarioStep:
     ``trunk_flexion_deg`` is the trunk's forward lean from vertical (negative: reclined),
     NaN meaning the activity's default; ``lateral_bend_deg`` is the side bend, positive to
     the wearer's right. Both are ignored when lying, where ``lying_position`` says which
-    side is down. ``label`` is a short description a person understands.
+    side is down. ``lift`` (standing only): one bend-and-return movement in the middle of
+    the step, with ``twist_deg`` of trunk rotation at the bottom. ``fall`` (lying only):
+    the wearer falls into this step; the landing sets ``lying_position``. ``label`` is a
+    short description a person understands.
     """
 
     activity: Activity
@@ -75,6 +139,9 @@ class ScenarioStep:
     lateral_bend_deg: float = 0.0
     lying_position: LyingPosition = LyingPosition.SUPINE
     label: str = ""
+    lift: LiftTechnique | None = None
+    twist_deg: float = 0.0
+    fall: FallDirection | None = None
 
     def __post_init__(self) -> None:
         """Fill in the default flexion and check the values; errors name the key."""
@@ -100,6 +167,31 @@ class ScenarioStep:
                 f"key 'lateral_bend_deg': must be from {-MAX_LATERAL_BEND_DEG:g} to "
                 f"{MAX_LATERAL_BEND_DEG:g}, got {self.lateral_bend_deg}"
             )
+        self._check_lift_and_fall()
+
+    def _check_lift_and_fall(self) -> None:
+        if self.lift is not None:
+            if not isinstance(self.lift, LiftTechnique):
+                object.__setattr__(self, "lift", _enum_value(LiftTechnique, "lift", self.lift))
+            if self.activity is not Activity.STANDING:
+                raise ScenarioError(
+                    f"key 'lift': only applies to activity 'standing', not {self.activity.value!r}"
+                )
+        if not abs(self.twist_deg) <= MAX_TWIST_DEG:
+            raise ScenarioError(
+                f"key 'twist_deg': must be from {-MAX_TWIST_DEG:g} to {MAX_TWIST_DEG:g}, "
+                f"got {self.twist_deg}"
+            )
+        if self.twist_deg != 0.0 and self.lift is None:
+            raise ScenarioError("key 'twist_deg': only applies to a step with a 'lift'")
+        if self.fall is not None:
+            if not isinstance(self.fall, FallDirection):
+                object.__setattr__(self, "fall", _enum_value(FallDirection, "fall", self.fall))
+            if self.activity is not Activity.LYING:
+                raise ScenarioError(
+                    f"key 'fall': only applies to activity 'lying', not {self.activity.value!r}"
+                )
+            object.__setattr__(self, "lying_position", self.fall.lying_position)
 
 
 def _enum_value(kind: type[_EnumT], key: str, value: object) -> _EnumT:
@@ -173,6 +265,9 @@ _STEP_KEYS = (
     "lateral_bend_deg",
     "lying_position",
     "label",
+    "lift",
+    "twist_deg",
+    "fall",
 )
 
 
@@ -266,6 +361,17 @@ def _parse_step(raw: dict[str, Any]) -> ScenarioStep:
     label = raw.get("label", "")
     if not isinstance(label, str):
         raise ScenarioError(f"key 'label': must be a string, got {label!r}")
+    lift = _enum_value(LiftTechnique, "lift", raw["lift"]) if "lift" in raw else None
+    twist = _number(raw, "twist_deg") if "twist_deg" in raw else 0.0
+    fall = _enum_value(FallDirection, "fall", raw["fall"]) if "fall" in raw else None
+    if fall is not None:
+        if "lying_position" in raw and position is not fall.lying_position:
+            raise ScenarioError(
+                f"key 'lying_position': a fall {fall.value!r} lands "
+                f"{fall.lying_position.value!r}, not {position.value!r}"
+            )
+        if activity is Activity.LYING:
+            position = fall.lying_position
     return ScenarioStep(
         activity=activity,
         duration_s=duration_s,
@@ -273,6 +379,9 @@ def _parse_step(raw: dict[str, Any]) -> ScenarioStep:
         lateral_bend_deg=bend,
         lying_position=position,
         label=label,
+        lift=lift,
+        twist_deg=twist,
+        fall=fall,
     )
 
 

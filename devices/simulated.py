@@ -10,6 +10,18 @@ rate comes from the orientation's derivative, and the accelerometer reads specif
 (acceleration plus 1 g up) in the sensor frame. Both are evaluated as continuous functions
 of scenario time, so any block of samples can be produced on its own, vectorised.
 
+Lifts and falls (scenario keys ``lift``, ``twist_deg`` and ``fall``, see
+:mod:`devices.scenario`). A lift is a bend-and-return movement in the middle of a standing
+step: ``_LIFT_DOWN_S`` down, ``_LIFT_HOLD_S`` at the bottom, ``_LIFT_UP_S`` up (shortened to
+fit a short step). A squat bends the knees (thighs past horizontal, hips 0.42 m lower) with
+the trunk at 35° and the pelvis at 15°; a stoop keeps the legs nearly straight (thighs 8°,
+hips 4 cm lower) and bends the trunk to 85°, the pelvis to 50° (SisFall D16 waists reach
+45-65°). A twist turns the trunk about its long axis at the bottom, the pelvis by a third
+of it. A fall replaces the transition into a lying step: ``_FALL_S`` (``_FALL_FROM_SEAT_S``
+from sitting) of accelerating rotation and drop to the floor (hips ``_HIP_HEIGHT_FLOOR_M``),
+stopped within ``_IMPACT_S``, which makes the impact (about 4 g at the waist); the wearer
+then lies still. :func:`motion_truth` gives when each lift and fall happens.
+
 Numbers are chosen to match real recordings (SisFall, waist sensor at 200 Hz):
 - Seated pauses in D07-D10 tilt the pelvis back by a median of 20 degrees relative to
   standing (per subject and activity: 4 to 54 degrees; low chairs more than half-height
@@ -37,7 +49,14 @@ from devices.pacing import Pacer
 from devices.queue import BlockQueue
 from devices.recording import Recording
 from devices.samples import FloatArray, Placement, SampleBlock
-from devices.scenario import Activity, LyingPosition, Scenario, ScenarioStep
+from devices.scenario import (
+    Activity,
+    FallDirection,
+    LiftTechnique,
+    LyingPosition,
+    Scenario,
+    ScenarioStep,
+)
 from devices.source import pace_blocks
 
 STANDARD_GRAVITY_M_S2 = 9.80665
@@ -69,6 +88,23 @@ _LEVER_M = {
 _HIP_HEIGHT_SITTING_M = -0.45
 _HIP_HEIGHT_LYING_M = -0.45
 _HIP_HEIGHT_BED_EDGE_M = -0.50
+_HIP_HEIGHT_FLOOR_M = -0.85  # lying on the floor after a fall
+
+# Lifts: bottom pose (trunk, pelvis, thigh pitch in degrees; hip height in m) per technique.
+_LIFT_POSES: dict[LiftTechnique, tuple[float, float, float, float]] = {
+    LiftTechnique.SQUAT: (35.0, 15.0, -100.0, -0.42),
+    LiftTechnique.STOOP: (85.0, 50.0, -8.0, -0.04),
+}
+_LIFT_DOWN_S = 1.3
+_LIFT_HOLD_S = 1.0
+_LIFT_UP_S = 1.3
+_LIFT_PELVIS_TWIST_SHARE = 1.0 / 3.0
+_LIFT_MARGIN_S = 1.0  # kept still before and after a lift within its step
+
+# Falls: duration of the fall, from upright and from a seat, and of the impact at its end.
+_FALL_S = 1.0
+_FALL_FROM_SEAT_S = 0.8
+_IMPACT_S = 0.05
 
 
 class _Posture:
@@ -191,6 +227,12 @@ def _rot_y(deg: float) -> FloatArray:
     return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
 
 
+def _rot_z(deg: float) -> FloatArray:
+    """Rotation about the up axis (positive: the front turns to the wearer's left)."""
+    c, s = math.cos(deg * _DEG), math.sin(deg * _DEG)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
 def _exp_so3(rotvec: FloatArray) -> FloatArray:
     """Rotation matrices (n, 3, 3) from rotation vectors (n, 3) in radians (Rodrigues)."""
     theta_sq = np.einsum("ij,ij->i", rotvec, rotvec)
@@ -237,6 +279,23 @@ def _min_jerk(tau: FloatArray) -> FloatArray:
     return np.asarray(tau**3 * (10.0 + tau * (-15.0 + 6.0 * tau)), dtype=np.float64)
 
 
+def _fall_profile(tau: FloatArray, impact_fraction: float) -> FloatArray:
+    """0 to 1 accelerating from rest like a fall, stopped at constant deceleration.
+
+    Up to ``1 - impact_fraction`` the progress grows with the square of time (falling);
+    over the last ``impact_fraction`` the speed drops linearly to zero (the impact).
+    """
+    tau = np.clip(tau, 0.0, 1.0)
+    d = min(max(impact_fraction, 1e-3), 0.5)
+    t1 = 1.0 - d
+    a = 1.0 / (t1 * (t1 + d))
+    v1 = 2.0 * a * t1
+    after = tau - t1
+    falling = a * tau * tau
+    stopping = a * t1 * t1 + v1 * after - v1 / (2.0 * d) * after * after
+    return np.asarray(np.where(tau <= t1, falling, stopping), dtype=np.float64)
+
+
 # --------------------------------------------------------------------------- poses
 
 
@@ -274,7 +333,8 @@ def _step_pose(step: ScenarioStep) -> _Pose:
     pelvis_bend = _rot_x(PELVIS_SHARE_OF_LATERAL_BEND * bend)
     if step.activity is Activity.LYING:
         lying = _lying_rotation(step.lying_position)
-        return _Pose(lying, lying, lying, _HIP_HEIGHT_LYING_M)
+        height = _HIP_HEIGHT_FLOOR_M if step.fall is not None else _HIP_HEIGHT_LYING_M
+        return _Pose(lying, lying, lying, height)
     if step.activity is Activity.SITTING:
         pelvis = _rot_y(SITTING_PELVIS_TILT_DEG + PELVIS_SHARE_OF_TRUNK_FLEXION * flexion)
         return _Pose(trunk, pelvis @ pelvis_bend, _rot_y(-90.0), _HIP_HEIGHT_SITTING_M)
@@ -295,10 +355,38 @@ def _lying_pose(position: LyingPosition) -> _Pose:
     return _Pose(lying, lying, lying, _HIP_HEIGHT_LYING_M)
 
 
+def _lift_pose(step: ScenarioStep) -> _Pose:
+    """The bottom of a step's lift."""
+    assert step.lift is not None
+    trunk_deg, pelvis_deg, thigh_deg, height = _LIFT_POSES[step.lift]
+    twist = step.twist_deg
+    return _Pose(
+        _rot_y(trunk_deg) @ _rot_z(twist),
+        _rot_y(pelvis_deg) @ _rot_z(_LIFT_PELVIS_TWIST_SHARE * twist),
+        _rot_y(thigh_deg),
+        height,
+    )
+
+
+def _lift_times(free_start: float, free_end: float) -> tuple[float, float, float, float] | None:
+    """Start, bottom reached, bottom left, end of a lift centred in a still interval."""
+    room = free_end - free_start - 2.0 * _LIFT_MARGIN_S
+    nominal = _LIFT_DOWN_S + _LIFT_HOLD_S + _LIFT_UP_S
+    if room <= 0.5:
+        return None
+    scale = min(1.0, room / nominal)
+    start = (free_start + free_end - nominal * scale) / 2.0
+    down = start + _LIFT_DOWN_S * scale
+    up = down + _LIFT_HOLD_S * scale
+    return start, down, up, up + _LIFT_UP_S * scale
+
+
 def _transition_keys(prev: ScenarioStep, nxt: ScenarioStep) -> list[tuple[float, _Pose]]:
     """Intermediate key poses (fraction of the transition, pose) between two steps."""
     a, b = _posture_class(prev.activity), _posture_class(nxt.activity)
     keys: list[tuple[float, _Pose]] = []
+    if nxt.fall is not None:
+        return keys  # straight down to the floor
     if (a, b) == (_Posture.UPRIGHT, _Posture.SITTING):
         # lean forward as the hips go back and down, then settle into the seat
         keys.append((0.45, _key_pose(prev.trunk_flexion_deg + 30.0, 15.0, -35.0, -0.10)))
@@ -342,13 +430,21 @@ class _Track:
     rotvec_to_next: FloatArray  # (k, 3): from key i to key i+1, in key i's frame
     hip_height_m: FloatArray  # (k,)
     sway_rad: FloatArray  # (k,)
+    impact_fraction: FloatArray  # (k,): > 0 where the move to the next key is a fall
 
     def evaluate(self, t_rel_s: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Base orientation (n, 3, 3), hip height (n,) and sway amplitude (n,) at each time."""
         last = self.t_s.shape[0] - 1
         index = np.clip(np.searchsorted(self.t_s, t_rel_s, side="right") - 1, 0, last - 1)
         t0, t1 = self.t_s[index], self.t_s[index + 1]
-        s = _min_jerk((t_rel_s - t0) / (t1 - t0))
+        tau = (t_rel_s - t0) / (t1 - t0)
+        s = _min_jerk(tau)
+        impact = self.impact_fraction[index]
+        falls = impact > 0.0
+        if bool(np.any(falls)):
+            for fraction in np.unique(impact[falls]).tolist():
+                chosen = impact == fraction
+                s[chosen] = _fall_profile(tau[chosen], fraction)
         rotation = self.rotation[index] @ _exp_so3(self.rotvec_to_next[index] * s[:, None])
         height = self.hip_height_m[index] + s * (
             self.hip_height_m[index + 1] - self.hip_height_m[index]
@@ -363,8 +459,21 @@ def _transition_durations(scenario: Scenario) -> list[float]:
     durations = []
     for prev, nxt in itertools.pairwise(steps):
         nominal = _TRANSITION_S[(_posture_class(prev.activity), _posture_class(nxt.activity))]
+        if nxt.fall is not None:
+            seated = prev.activity is Activity.SITTING
+            nominal = _FALL_FROM_SEAT_S if seated else _FALL_S
         durations.append(min(nominal, prev.duration_s / 2.0, nxt.duration_s / 2.0))
     return durations
+
+
+def _free_interval(scenario: Scenario, k: int, transitions: list[float]) -> tuple[float, float]:
+    """The part of step ``k`` outside the transitions into and out of it."""
+    start, end = scenario.step_bounds_s()[k]
+    if k > 0:
+        start += transitions[k - 1] / 2.0
+    if k < len(scenario.steps) - 1:
+        end -= transitions[k] / 2.0
+    return start, end
 
 
 def _build_track(scenario: Scenario, placement: Placement) -> _Track:
@@ -374,7 +483,23 @@ def _build_track(scenario: Scenario, placement: Placement) -> _Track:
     times: list[float] = [0.0]
     poses: list[_Pose] = [_step_pose(steps[0])]
     sways: list[float] = [_SWAY_DEG[steps[0].activity][placement]]
+    impacts: list[float] = [0.0]
+
+    def add_lift(k: int) -> None:
+        step = steps[k]
+        when = _lift_times(*_free_interval(scenario, k, transitions))
+        if step.lift is None or when is None:
+            return
+        sway = _SWAY_DEG[step.activity][placement]
+        bottom = _lift_pose(step)
+        for t, pose in zip(when, (_step_pose(step), bottom, bottom, _step_pose(step)), strict=True):
+            times.append(t)
+            poses.append(pose)
+            sways.append(sway)
+            impacts.append(0.0)
+
     for k, duration in enumerate(transitions):
+        add_lift(k)
         boundary = bounds[k][1]
         prev, nxt = steps[k], steps[k + 1]
         prev_sway = _SWAY_DEG[prev.activity][placement]
@@ -383,16 +508,21 @@ def _build_track(scenario: Scenario, placement: Placement) -> _Track:
         times.append(start)
         poses.append(_step_pose(prev))
         sways.append(prev_sway)
+        impacts.append(_IMPACT_S / duration if nxt.fall is not None else 0.0)
         for fraction, pose in _transition_keys(prev, nxt):
             times.append(start + fraction * duration)
             poses.append(pose)
             sways.append(min(prev_sway, next_sway))
+            impacts.append(0.0)
         times.append(boundary + duration / 2.0)
         poses.append(_step_pose(nxt))
         sways.append(next_sway)
+        impacts.append(0.0)
+    add_lift(len(steps) - 1)
     times.append(scenario.duration_s)
     poses.append(_step_pose(steps[-1]))
     sways.append(_SWAY_DEG[steps[-1].activity][placement])
+    impacts.append(0.0)
     rotations = np.stack([pose.of(placement) for pose in poses])
     rotvecs = np.zeros((len(poses), 3))
     for i in range(len(poses) - 1):
@@ -403,6 +533,7 @@ def _build_track(scenario: Scenario, placement: Placement) -> _Track:
         rotvec_to_next=rotvecs,
         hip_height_m=np.array([pose.hip_height_m for pose in poses]),
         sway_rad=np.array(sways) * _DEG,
+        impact_fraction=np.array(impacts),
     )
 
 
@@ -737,6 +868,53 @@ class SimulatedSensor:
                 continue
             bump = np.where(inside, np.sin(math.pi * np.clip(tau, 0.0, 1.0)) ** 4, 0.0)
             rotvec += bump[:, None] * fidgets.rotvec_rad[i]
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedLift:
+    """When a simulated lift happens (scenario seconds from its start) and how."""
+
+    start_s: float
+    bottom_s: float
+    rise_s: float
+    end_s: float
+    technique: LiftTechnique
+    twist_deg: float
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedFall:
+    """When a simulated fall starts and lands (scenario seconds from its start)."""
+
+    start_s: float
+    impact_s: float
+    direction: FallDirection
+    from_activity: Activity
+
+
+def motion_truth(scenario: Scenario) -> tuple[list[SimulatedLift], list[SimulatedFall]]:
+    """Ground truth of the lifts and falls a simulated wearer performs in a scenario."""
+    transitions = _transition_durations(scenario)
+    bounds = scenario.step_bounds_s()
+    lifts: list[SimulatedLift] = []
+    falls: list[SimulatedFall] = []
+    for k, step in enumerate(scenario.steps):
+        if step.lift is not None:
+            when = _lift_times(*_free_interval(scenario, k, transitions))
+            if when is not None:
+                lifts.append(SimulatedLift(*when, technique=step.lift, twist_deg=step.twist_deg))
+        if step.fall is not None and k > 0:
+            boundary = bounds[k][0]
+            half = transitions[k - 1] / 2.0
+            falls.append(
+                SimulatedFall(
+                    start_s=boundary - half,
+                    impact_s=boundary + half,
+                    direction=step.fall,
+                    from_activity=scenario.steps[k - 1].activity,
+                )
+            )
+    return lifts, falls
 
 
 def activity_truth(

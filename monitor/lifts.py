@@ -680,8 +680,12 @@ def _rates(
         lo = pad - width // 2
         smooth = window_sum(rate[lo:], width)[:count] / width
         return _Rates(pitch_dps=smooth[:, 1], yaw_dps=smooth[:, 2])
-    # Without a gyroscope: the derivative of the smoothed flexion angle.
-    pitch = np.gradient(flexion, BIN_S) if count > 1 else np.zeros(count)
+    # Without a gyroscope: the derivative of the flexion angle, smoothed over twice
+    # ``peak_smooth_s`` (the sensor's own acceleration while it turns would otherwise add to
+    # the apparent rate).
+    g = _smoothed(span, 2 * pad)[pad : pad + count] @ frame.to_home
+    slow = np.degrees(np.arctan2(-g[:, 0], g[:, 2]))
+    pitch = np.gradient(slow, BIN_S) if count > 1 else np.zeros(count)
     return _Rates(pitch_dps=np.asarray(pitch, dtype=np.float64), yaw_dps=None)
 
 
