@@ -732,7 +732,7 @@ class WearerEvaluator:
             and trunk.orientation.forward_known
             and trunk.latest_mean_s is not None
         ):
-            body = trunk.orientation.mount.to_body(trunk.latest_mean_s[None, :])
+            body = _rows_to_body(trunk.latest_mean_s[None, :], trunk.orientation.mount)
             angles = trunk_angles(body)
             flexion = float(angles[0][0])
             lateral = float(angles[1][0])
@@ -943,7 +943,7 @@ class WearerEvaluator:
             # Windows before the mount was learned stay unknown.
             first_ok = math.ceil(body.learned_at_s - 1.0 - self._lookahead)
             known = known & (np.arange(start, stop) >= first_ok)
-        mean_b = mount.to_body(taken.mean_s)
+        mean_b = _rows_to_body(taken.mean_s, mount)
         r = mount.sensor_from_body
         var = np.einsum("wab,aj,bj->wj", taken.cov_s, r, r)
         sd = np.sqrt(np.maximum(var, 0.0))
@@ -1042,6 +1042,17 @@ class WearerEvaluator:
         var = np.einsum("wab,aj,bj->wj", taken.cov_s, r, r)
         sd = np.sqrt(np.maximum(var, 0.0))
         return ThighWindows(taken.known, incl, sd.max(axis=1), sd[:, 2]), taken
+
+
+def _rows_to_body(rows_s: FloatArray, mount: Mount) -> FloatArray:
+    """``mount.to_body`` computed row by row in a fixed order.
+
+    A matrix product may round a row differently depending on how many rows it is given
+    (BLAS kernels); spelled out, each row's result is the same however windows are grouped.
+    """
+    r = mount.sensor_from_body
+    x, y, z = rows_s[:, 0:1], rows_s[:, 1:2], rows_s[:, 2:3]
+    return np.asarray(x * r[0] + y * r[1] + z * r[2], dtype=np.float64)
 
 
 def _no_body(count: int) -> BodyWindows:

@@ -244,11 +244,18 @@ class GaitLearner:
         return self._epoch.windows
 
     def add(self, mean_s: FloatArray, dmag_acc_cov_s: FloatArray) -> None:
-        """Add walking windows: mean acceleration and magnitude-change covariance (w, 3)."""
+        """Add walking windows: mean acceleration and magnitude-change covariance (w, 3).
+
+        The sums run window by window in order, so they do not depend on how the windows
+        are grouped into calls.
+        """
         up, forward, usable = gait_directions(mean_s, dmag_acc_cov_s)
         count = int(np.count_nonzero(usable))
         if count:
-            self._epoch.add(_Evidence(up.sum(axis=0), forward.sum(axis=0), count))
+            epoch = self._epoch
+            epoch.up_sum = _running_sum(epoch.up_sum, up[usable])
+            epoch.forward_sum = _running_sum(epoch.forward_sum, forward[usable])
+            epoch.windows += count
 
     def propose(self, current: SensorOrientation | None) -> SensorOrientation | None:
         """A better orientation than ``current`` if the evidence calls for one, else None."""
@@ -307,3 +314,8 @@ class GaitLearner:
             return evidence.mount()
         up = evidence.up_sum / float(np.linalg.norm(evidence.up_sum))
         return Mount.from_axes(up_s=up, forward_s=default_forward(up))
+
+
+def _running_sum(total: FloatArray, rows: FloatArray) -> FloatArray:
+    """``total`` plus each row in turn (one sequential cumulative sum)."""
+    return np.asarray(np.cumsum(np.vstack((total[None, :], rows)), axis=0)[-1], dtype=np.float64)

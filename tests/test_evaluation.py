@@ -12,6 +12,9 @@ from alerts.events import Observation
 from alerts.state import WearerState
 from devices.mount import Mount
 from devices.samples import Placement, SampleBlock
+from devices.scenario import Activity as Step
+from devices.scenario import LyingPosition, Scenario, ScenarioStep
+from devices.simulated import SimulatedSensor
 from monitor.activity import LYING, RUNNING, SITTING, STANDING, WALKING, Activity, Segment
 from monitor.evaluation import (
     EvaluationError,
@@ -21,6 +24,7 @@ from monitor.evaluation import (
 )
 from monitor.orientation import MountSource
 from tests.test_activity import Synthetic, activity_at, synthetic
+from tests.test_orientation_learning import random_mount
 
 UNIX_S = 1_700_000_000.0
 THRESHOLDS = EvaluationThresholds(sitting_limit_s=60.0, sitting_break_s=20.0)
@@ -305,3 +309,67 @@ def test_minimum_bouts_in_windows() -> None:
     assert windows[SITTING] == 5
     assert windows[LYING] == 5
     assert windows[STANDING] == windows[WALKING] == windows[RUNNING] == 2
+
+
+def test_posture_lying_and_steps_do_not_depend_on_blocks_or_pace() -> None:
+    """Two sensors on tilted mounts: every result, not only segments, is block-independent."""
+    day = Scenario(
+        "desk",
+        (
+            ScenarioStep(Step.STANDING, 20.0),
+            ScenarioStep(Step.WALKING, 60.0),
+            ScenarioStep(Step.SITTING, 240.0, trunk_flexion_deg=40.0, lateral_bend_deg=12.0),
+            ScenarioStep(Step.STANDING, 20.0),
+            ScenarioStep(Step.LYING, 120.0, lying_position=LyingPosition.LEFT),
+            ScenarioStep(Step.RUNNING, 30.0),
+        ),
+    )
+    thresholds = EvaluationThresholds(
+        sitting_limit_s=120.0, sleep_min_lying_s=60.0, sleep_break_s=10.0, side_bend_hold_s=30.0
+    )
+    trunk_mount, thigh_mount = random_mount(21), random_mount(22)
+    trunk = SimulatedSensor(day, Placement.TRUNK, "chest", mount=trunk_mount, seed=4)
+    thigh = SimulatedSensor(day, Placement.THIGH, "leg", mount=thigh_mount, seed=4, rate_hz=26.0)
+    sensors = {
+        SensorSetup("chest", Placement.TRUNK, trunk_mount): trunk.recording(),
+        SensorSetup("leg", Placement.THIGH, thigh_mount): thigh.recording(),
+    }
+
+    def run(rng: np.random.Generator | None, every_s: float) -> tuple[object, ...]:
+        ev = WearerEvaluator("ann", list(sensors), thresholds, evaluate_every_s=every_s)
+        out: list[Observation] = []
+        cursors = dict.fromkeys(sensors, 0)
+        while any(cursors[s] < len(r) for s, r in sensors.items()):
+            setup = min(
+                (s for s, r in sensors.items() if cursors[s] < len(r)),
+                key=lambda s: sensors[s].t_s[cursors[s]],
+            )
+            rec = sensors[setup]
+            a = cursors[setup]
+            b = min(len(rec), a + (int(rng.integers(1, 100)) if rng is not None else 50))
+            gyro = rec.gyro_dps
+            assert gyro is not None
+            out += ev.feed(SampleBlock(setup.sensor_id, rec.t_s[a:b], rec.acc_g[a:b], gyro[a:b]))
+            cursors[setup] = b
+        out += ev.finish()
+        return (
+            ev.segments,
+            _observations(out),
+            ev.posture_holds,
+            ev.lying_spells,
+            ev.steps,
+            ev.moving_s,
+            ev.exposure,
+        )
+
+    expected = run(None, 2.0)
+    observations, steps = expected[1], expected[4]
+    assert isinstance(observations, list)
+    assert {"flexion_deg", "lateral_deg", "lying_s", "bout_s"} <= {
+        name for _, _, evidence in observations for name in evidence
+    }
+    assert isinstance(steps, int)
+    assert steps > 0
+    rng = np.random.default_rng(17)
+    for every_s in (0.5, 9.0, 60.0):
+        assert run(rng, every_s) == expected
