@@ -265,6 +265,85 @@ class SleepPositionTemplate:
         )
 
 
+def _finite_evidence(observation: Observation) -> dict[str, float]:
+    """The observation's finite evidence numbers (keys already carry their units)."""
+    return {
+        key: float(value)
+        for key, value in observation.evidence.items()
+        if math.isfinite(float(value))
+    }
+
+
+LIFTING_INDEX_HIGH = 3.0
+"""NIOSH 94-110: a lifting index above 3 means high risk."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiftFormTemplate:
+    """A lift with a rounded back: how to lift next time (NIOSH 94-110, HSE INDG143).
+
+    Reads ``peak_flexion_deg`` and, when a load was declared, ``lifting_index``; a lifting
+    index above 3 makes it a warning.
+    """
+
+    title: str = "Lift with your legs"
+    guideline: str = (
+        "NIOSH 94-110 lifting equation (lifting index above 1 raises risk); "
+        "UK HSE INDG143: bend hips and knees, keep the load close"
+    )
+
+    def render(self, observation: Observation) -> Wording:
+        """Name the trunk angle (and lifting index) and the better technique."""
+        evidence = _finite_evidence(observation)
+        peak_deg = evidence.get("peak_flexion_deg")
+        index = evidence.get("lifting_index")
+        if peak_deg is not None:
+            first = f"That lift was done with your back bent about {round(peak_deg)} degrees"
+        else:
+            first = "That lift was done with a rounded back"
+        if index is not None:
+            first += f" and a lifting index of {index:.1f}"
+        message = (
+            f"{first}. Next time bend your hips and knees, keep the load close to your body "
+            "and let your legs do the work."
+        )
+        high = index is not None and index > LIFTING_INDEX_HIGH
+        return Wording(
+            kind=NudgeKind.LIFT_FORM,
+            severity=Severity.WARNING if high else Severity.ADVICE,
+            title=self.title,
+            message=message,
+            guideline=self.guideline,
+            evidence=MappingProxyType(evidence),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FallCheckTemplate:
+    """A possible fall: ask whether the wearer is OK (urgent; repeated until answered)."""
+
+    title: str = "Did you fall?"
+    message: str = (
+        "backwatch noticed what looks like a fall. If you are hurt, cannot get up or have "
+        "severe back pain, call for help now. If you are fine, tap I'm OK."
+    )
+    guideline: str = (
+        "Fall detection from a trunk sensor (Bourke & Lyons 2008, Huynh 2015): a possible "
+        "fall, not a diagnosis"
+    )
+
+    def render(self, observation: Observation) -> Wording:
+        """The fall check, carrying the observation's finite evidence numbers."""
+        return Wording(
+            kind=NudgeKind.FALL_CHECK,
+            severity=Severity.URGENT,
+            title=self.title,
+            message=self.message,
+            guideline=self.guideline,
+            evidence=MappingProxyType(_finite_evidence(observation)),
+        )
+
+
 class Catalogue:
     """Observation type -> template; the only code that knows what nudges say."""
 
@@ -299,6 +378,8 @@ DEFAULT_TEMPLATES: Mapping[EventType, NudgeTemplate] = MappingProxyType(
         EventType.SLOUCH: SlouchTemplate(),
         EventType.SIDE_BEND: SideBendTemplate(),
         EventType.SLEEP_POSITION: SleepPositionTemplate(),
+        EventType.LIFT: LiftFormTemplate(),
+        EventType.FALL: FallCheckTemplate(),
     }
 )
 """The shipped wording, one entry per observation type."""

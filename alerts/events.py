@@ -15,6 +15,8 @@ class EventType(StrEnum):
     SLOUCH = "slouch"
     SIDE_BEND = "side_bend"
     SLEEP_POSITION = "sleep_position"
+    LIFT = "lift"
+    FALL = "fall"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,8 @@ lives in ``alerts.catalogue``; this module holds the rest, as plain data:
 - ``weekly_activity_wording``, ``red_flag_wording``: messages that carry numbers or a list;
 - ``DEFAULT_RELIEF_PLAN``: the timed plan after a reported back cramp;
 - ``DEFAULT_TIPS``: when prevention tips are due (local wall time);
-- ``FallCheckTemplate``, ``LiftFormTemplate``: catalogue entries for the observation types
-  the evaluation reports for falls and lifts (registered where those types exist).
+
+Wording for observations (sitting, slouch, lifts, falls, ...) lives in ``alerts.catalogue``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from alerts.catalogue import Wording
-from alerts.events import Observation
 from alerts.nudge import NudgeKind, Severity
 
 HOUR_S = 3600.0
@@ -54,7 +53,6 @@ class GuidanceId(StrEnum):
     RELIEF_CHECK_IN = "relief_check_in"
     NOT_IMPROVING = "not_improving"
     RED_FLAG = "red_flag"
-    FALL_CHECK = "fall_check"
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,16 +310,6 @@ GUIDANCE: Mapping[GuidanceId, Guidance] = _entries(
         "emergency department now.",
         _RED_FLAG_GUIDELINE,
     ),
-    Guidance(
-        GuidanceId.FALL_CHECK,
-        NudgeKind.FALL_CHECK,
-        Severity.URGENT,
-        "Did you fall?",
-        "backwatch noticed what looks like a fall. If you are hurt, cannot get up or have "
-        "severe back pain, call for help now. If you are fine, tap I'm OK.",
-        "Fall detection from a trunk sensor (Bourke & Lyons 2008, Huynh 2015): a possible "
-        "fall, not a diagnosis",
-    ),
 )
 """Every fixed message, by id."""
 
@@ -557,75 +545,3 @@ DEFAULT_TIPS: tuple[TipSchedule, ...] = (
     TipSchedule(GuidanceId.SLEEP_POSITION, time(21, 0), frozenset({SUNDAY})),
 )
 """When prevention tips are due; the delivery policy still applies (snooze, quiet hours, caps)."""
-
-
-def _safe_evidence(observation: Observation) -> dict[str, float]:
-    """Finite evidence numbers of an observation (keys are already unit-named)."""
-    return {
-        key: float(value)
-        for key, value in observation.evidence.items()
-        if math.isfinite(float(value))
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class FallCheckTemplate:
-    """A possible fall: ask the wearer whether they are OK (urgent, escalates until answered)."""
-
-    def render(self, observation: Observation) -> Wording:
-        """The fall check; the observation's evidence numbers are passed on."""
-        return replace_evidence(GUIDANCE[GuidanceId.FALL_CHECK].wording(), observation)
-
-
-LIFTING_INDEX_HIGH = 3.0
-"""NIOSH 94-110: a lifting index above 3 means high risk."""
-
-
-@dataclass(frozen=True, slots=True)
-class LiftFormTemplate:
-    """A lift with a rounded back (stoop): how to lift next time.
-
-    Reads ``peak_flexion_deg`` and, when the load was declared, ``lifting_index``.
-    """
-
-    guideline: str = (
-        "NIOSH 94-110 lifting equation (lifting index above 1 raises risk); "
-        "UK HSE INDG143: bend hips and knees, keep the load close"
-    )
-
-    def render(self, observation: Observation) -> Wording:
-        """Name the trunk angle (and lifting index) and the better technique."""
-        evidence = _safe_evidence(observation)
-        peak_deg = evidence.get("peak_flexion_deg")
-        index = evidence.get("lifting_index")
-        if peak_deg is not None:
-            first = f"That lift was done with your back bent about {round(peak_deg)} degrees"
-        else:
-            first = "That lift was done with a rounded back"
-        if index is not None:
-            first += f" and a lifting index of {index:.1f}"
-        message = (
-            f"{first}. Next time bend your hips and knees, keep the load close to your body "
-            "and let your legs do the work."
-        )
-        high = index is not None and index > LIFTING_INDEX_HIGH
-        return Wording(
-            kind=NudgeKind.LIFT_FORM,
-            severity=Severity.WARNING if high else Severity.ADVICE,
-            title="Lift with your legs",
-            message=message,
-            guideline=self.guideline,
-            evidence=MappingProxyType(evidence),
-        )
-
-
-def replace_evidence(wording: Wording, observation: Observation) -> Wording:
-    """The same wording carrying the observation's finite evidence numbers."""
-    return Wording(
-        kind=wording.kind,
-        severity=wording.severity,
-        title=wording.title,
-        message=wording.message,
-        guideline=wording.guideline,
-        evidence=MappingProxyType(_safe_evidence(observation)),
-    )

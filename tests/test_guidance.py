@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time
 
 import pytest
 
-from alerts.catalogue import Wording
+from alerts.catalogue import Catalogue, FallCheckTemplate, LiftFormTemplate, Wording
 from alerts.events import EventType, Observation
 from alerts.guidance import (
     DEFAULT_RELIEF_PLAN,
@@ -15,9 +15,7 @@ from alerts.guidance import (
     GUIDANCE,
     RED_FLAG_SYMPTOMS,
     SYMPTOM_TEXT,
-    FallCheckTemplate,
     GuidanceId,
-    LiftFormTemplate,
     ReliefGroup,
     ReliefPlan,
     ReliefStep,
@@ -203,3 +201,13 @@ def test_fall_check_is_urgent_and_keeps_finite_evidence() -> None:
     assert (wording.kind, wording.severity) == (NudgeKind.FALL_CHECK, Severity.URGENT)
     assert dict(wording.evidence) == {"peak_g": 3.4}
     assert "I'm OK" in wording.message
+
+
+def test_the_shipped_catalogue_words_lifts_and_falls() -> None:
+    catalogue = Catalogue()
+    fall = catalogue.render(Observation("alex", EventType.FALL, 0.0, 1.0, {"peak_g": 3.1}))
+    assert (fall.kind, fall.severity) == (NudgeKind.FALL_CHECK, Severity.URGENT)
+    lift = catalogue.render(
+        Observation("alex", EventType.LIFT, 0.0, 2.0, {"peak_flexion_deg": 65.0})
+    )
+    assert (lift.kind, lift.severity) == (NudgeKind.LIFT_FORM, Severity.ADVICE)

@@ -8,11 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from alerts.catalogue import Catalogue, default_catalogue
+from alerts.catalogue import Catalogue, FallCheckTemplate, default_catalogue
 from alerts.events import EventType, Observation
 from alerts.guidance import (
     GUIDANCE,
-    FallCheckTemplate,
     GuidanceId,
     Symptom,
     TipSchedule,
