@@ -13,8 +13,26 @@ forward, read off the data: see the data's README) through the same path as
   sitting segment. Target: 95 % of trials.
 - D12-D14 (lying down): a lying segment. Target: 95 % of trials.
 
-Other codes are listed for information (share of time per activity). The data are never
-copied into the project; without them this prints "no data" and exits 0.
+Other codes are listed for information (share of time per activity).
+
+Lifts and falls (every D and F trial, same conversion and mount), per trial:
+
+- Falls: a trial F01-F15 is detected when at least one fall is found in it (sensitivity); a
+  trial D01-D19 is a false alarm when any is (specificity). D11 (collapsing into a chair),
+  D18 (stumbling) and D19 (jumping) are the hard negatives and listed on their own.
+  Targets: both at least 97 %.
+- Lifts: D15 (bending at the knees) must give exactly one lift, a squat; D16 (bending
+  without bending the knees) exactly one, a stoop. Targets: technique right in at least
+  95 % of trials, and exactly one lift in every trial. Lifts found in other D codes
+  (sitting down and standing up looks like a squat to a waist sensor) are counted for
+  information.
+
+Every rate is also printed per subject. :func:`motion_events` is the boundary between the
+data and the detectors: it runs them directly over a whole file today; once the evaluator
+emits ``lift`` and ``fall`` observations it should take them from :func:`analyze_sensors`
+instead (the rest of this module does not change).
+
+The data are never copied into the project; without them this prints "no data" and exits 0.
 """
 
 from __future__ import annotations
@@ -34,6 +52,9 @@ from devices.samples import Placement
 from monitor.activity import Activity, Segment
 from monitor.analyze import analyze_sensors
 from monitor.evaluation import EvaluationThresholds, SensorSetup
+from monitor.falls import detect_falls
+from monitor.lifts import detect_lifts
+from monitor.motionbins import bin_index, bin_samples
 
 RATE_HZ = 200.0
 ADXL345_G_PER_COUNT = 32.0 / 8192.0
@@ -164,18 +185,217 @@ def table(results: Sequence[TrialResult]) -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- lifts and falls
+
+MOTION_TARGET = 0.97
+TECHNIQUE_TARGET = 0.95
+HARD_NEGATIVES = ("D11", "D18", "D19")
+SQUAT_CODE = "D15"
+STOOP_CODE = "D16"
+
+
+@dataclass(frozen=True, slots=True)
+class MotionEvents:
+    """What lift and fall detection found in one recording.
+
+    ``lifts``: technique of each lift (``squat``, ``stoop``, ``mixed``); ``falls``: impact
+    time of each fall (s, file time). Both are what ``lift`` and ``fall`` observations carry.
+    """
+
+    lifts: tuple[str, ...]
+    falls: tuple[float, ...]
+
+
+def motion_events(recording: Recording, setup: SensorSetup) -> MotionEvents:
+    """Lifts and falls in one recording of a trunk or waist sensor with a declared mount.
+
+    Runs the detectors directly over the whole file (body frame from the mount, 1/16 s
+    bins). Once the evaluator is wired, replace the body with ``analyze_sensors({setup:
+    recording})`` and read the ``lift`` (``technique``) and ``fall`` observations.
+    """
+    if setup.mount is None:
+        raise ValueError("motion validation needs a declared mount")
+    acc_b = setup.mount.to_body(recording.acc_g)
+    gyro_b = None if recording.gyro_dps is None else setup.mount.to_body(recording.gyro_dps)
+    t = recording.t_s
+    bins = bin_samples(t, acc_b, gyro_b, int(bin_index(t[0])), int(bin_index(t[-1])) + 1)
+    lifts, _ = detect_lifts(bins, setup.placement)
+    falls = detect_falls(bins, setup.placement)
+    return MotionEvents(
+        lifts=tuple(str(lift.technique) for lift in lifts),
+        falls=tuple(fall.impact_s for fall in falls),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MotionTrial:
+    """One trial's code, subject and detected lifts and falls."""
+
+    code: str
+    subject: str
+    path: Path
+    events: MotionEvents
+
+    @property
+    def is_fall(self) -> bool:
+        """Whether the trial is a fall (F codes)."""
+        return self.code.startswith("F")
+
+    @property
+    def fall_found(self) -> bool:
+        """Whether any fall was detected."""
+        return bool(self.events.falls)
+
+    @property
+    def one_lift(self) -> bool:
+        """Whether exactly one lift was detected."""
+        return len(self.events.lifts) == 1
+
+    @property
+    def technique_right(self) -> bool | None:
+        """D15/D16: one lift of the expected technique; None for other codes."""
+        expected = {SQUAT_CODE: "squat", STOOP_CODE: "stoop"}.get(self.code)
+        if expected is None:
+            return None
+        return self.events.lifts == (expected,)
+
+
+def run_motion(data_dir: Path, verbose: bool) -> list[MotionTrial]:
+    """Lifts and falls in every trial (D and F codes) under ``data_dir``."""
+    setup = SensorSetup("waist", Placement.WAIST, Mount.parse(MOUNT))
+    trials = []
+    for path in sorted(data_dir.glob("*/[DF]*.txt")):
+        events = motion_events(read_sisfall(path), setup)
+        trial = MotionTrial(path.name[:3], path.parent.name, path, events)
+        trials.append(trial)
+        if verbose:
+            falls = " ".join(f"{t:.1f}" for t in events.falls)
+            print(f"{path.parent.name}/{path.name}: lifts {list(events.lifts)} falls [{falls}]")
+    return trials
+
+
+def _rate(hits: int, total: int) -> str:
+    return f"{100.0 * hits / total:5.1f}% ({hits}/{total})" if total else "    - (0/0)"
+
+
+def _verdict(hits: int, total: int, target: float) -> str:
+    if not total:
+        return ""
+    return "meets" if hits / total >= target else "BELOW"
+
+
+def motion_table(trials: Sequence[MotionTrial]) -> str:
+    """Fall sensitivity and specificity, lift counts and technique accuracy, per subject."""
+    subjects = sorted({t.subject for t in trials})
+    columns = ["all", *subjects]
+
+    def pick(subject: str) -> list[MotionTrial]:
+        return [t for t in trials if subject in ("all", t.subject)]
+
+    def row(name: str, counts: dict[str, tuple[int, int]]) -> str:
+        cells = " ".join(f"{_rate(*counts[c]):>18}" for c in columns)
+        return f"{name:30} {cells}"
+
+    def count(subject: str, keep: str, hit: str) -> tuple[int, int]:
+        chosen = [t for t in pick(subject) if _matches(t, keep)]
+        return sum(1 for t in chosen if _hit(t, hit)), len(chosen)
+
+    head = f"{'':30} " + " ".join(f"{c:>18}" for c in columns)
+    lines = ["Falls and lifts (waist, mount " + MOUNT + ")", head, "-" * len(head)]
+    specs = [
+        ("fall sensitivity F01-F15", "F", "fall"),
+        ("fall specificity D01-D19", "D", "no_fall"),
+        ("  D11 collapse into a chair", "D11", "no_fall"),
+        ("  D18 stumble", "D18", "no_fall"),
+        ("  D19 jump", "D19", "no_fall"),
+        ("  D12-D14 lying down", "D12,D13,D14", "no_fall"),
+        ("D15 -> squat", SQUAT_CODE, "technique"),
+        ("D16 -> stoop", STOOP_CODE, "technique"),
+        ("D15+D16 technique", f"{SQUAT_CODE},{STOOP_CODE}", "technique"),
+        ("D15+D16 exactly one lift", f"{SQUAT_CODE},{STOOP_CODE}", "one_lift"),
+        ("other D: trials with a lift", "D-other", "any_lift"),
+    ]
+    table_counts = {}
+    for name, keep, hit in specs:
+        counts = {c: count(c, keep, hit) for c in columns}
+        table_counts[name] = counts["all"]
+        lines.append(row(name, counts))
+    lines.append("")
+    for name, target in (
+        ("fall sensitivity F01-F15", MOTION_TARGET),
+        ("fall specificity D01-D19", MOTION_TARGET),
+        ("D15+D16 technique", TECHNIQUE_TARGET),
+        ("D15+D16 exactly one lift", 1.0),
+    ):
+        hits, total = table_counts[name]
+        lines.append(
+            f"{name:30} {_rate(hits, total)}  {_verdict(hits, total, target)} the "
+            f"{100 * target:.0f}% target"
+        )
+    missed = [f"{t.subject}/{t.path.name}" for t in trials if t.is_fall and not t.fall_found]
+    alarms = [f"{t.subject}/{t.path.name}" for t in trials if not t.is_fall and t.fall_found]
+    wrong = [
+        f"{t.subject}/{t.path.name} {list(t.events.lifts)}"
+        for t in trials
+        if t.technique_right is False
+    ]
+    lines.append(f"missed falls: {', '.join(missed) or 'none'}")
+    lines.append(f"false alarms: {', '.join(alarms) or 'none'}")
+    lines.append(f"wrong lifts (D15/D16): {', '.join(wrong) or 'none'}")
+    by_code: dict[str, int] = defaultdict(int)
+    for t in trials:
+        if not t.is_fall and t.code not in (SQUAT_CODE, STOOP_CODE):
+            by_code[t.code] += len(t.events.lifts)
+    other = ", ".join(f"{code} {n}" for code, n in sorted(by_code.items()) if n)
+    lines.append(f"lifts found in other D codes: {other or 'none'}")
+    return "\n".join(lines)
+
+
+def _matches(trial: MotionTrial, keep: str) -> bool:
+    if keep == "F":
+        return trial.is_fall
+    if keep == "D":
+        return not trial.is_fall
+    if keep == "D-other":
+        return not trial.is_fall and trial.code not in (SQUAT_CODE, STOOP_CODE)
+    return trial.code in keep.split(",")
+
+
+def _hit(trial: MotionTrial, hit: str) -> bool:
+    if hit == "fall":
+        return trial.fall_found
+    if hit == "no_fall":
+        return not trial.fall_found
+    if hit == "technique":
+        return bool(trial.technique_right)
+    if hit == "one_lift":
+        return trial.one_lift
+    return bool(trial.events.lifts)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: print the table (or "no data")."""
+    """Entry point: print the tables (or "no data")."""
     parser = argparse.ArgumentParser(prog="python -m bench.validate", description=__doc__)
     parser.add_argument("--data", type=Path, default=default_data_dir(), help="SisFall folder")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every trial")
+    parser.add_argument(
+        "--part",
+        choices=("all", "activity", "motion"),
+        default="all",
+        help="activity table, lift and fall table, or both",
+    )
     args = parser.parse_args(argv)
     data_dir: Path = args.data
     if not data_dir.is_dir() or not any(data_dir.glob("*/D*.txt")):
         print(f"no data at {data_dir}")
         return 0
-    results = run(data_dir, EvaluationThresholds(), args.verbose)
-    print(table(results))
+    if args.part in ("all", "activity"):
+        results = run(data_dir, EvaluationThresholds(), args.verbose)
+        print(table(results))
+    if args.part in ("all", "motion"):
+        if args.part == "all":
+            print()
+        print(motion_table(run_motion(data_dir, args.verbose)))
     return 0
 
 
