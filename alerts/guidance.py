@@ -480,6 +480,12 @@ class ReliefPlan:
         return heat[0] if heat else None
 
 
+RELIEF_REMINDERS: frozenset[GuidanceId] = frozenset(
+    {GuidanceId.RELIEF_COLD_REMINDER, GuidanceId.RELIEF_HEAT_REMINDER}
+)
+"""Steps that repeat an earlier instruction; an unsent instruction goes before them."""
+
+
 def _every(
     guidance: GuidanceId, group: ReliefGroup, offsets_h: Iterable[float]
 ) -> list[ReliefStep]:

@@ -39,6 +39,7 @@ from alerts.guidance import (
     DEFAULT_TIPS,
     GUIDANCE,
     RED_FLAG_SYMPTOMS,
+    RELIEF_REMINDERS,
     WEEKLY_ACTIVITY_TARGET_MIN,
     GuidanceId,
     ReliefPlan,
@@ -160,6 +161,8 @@ class PolicyRules:
     escalation_interval_s: float = 300.0
     escalation_window_s: float = 3600.0
     relief_plan: ReliefPlan = DEFAULT_RELIEF_PLAN
+    relief_first_hour_s: float = 3600.0
+    relief_reminder_gap_s: float = 2 * 3600.0
     cramp_repeat_window_s: float = 600.0
     tips: tuple[TipSchedule, ...] = ()
     tip_grace_s: float = 3600.0
@@ -172,6 +175,8 @@ class PolicyRules:
         for name in (
             "dedup_window_s",
             "escalation_window_s",
+            "relief_first_hour_s",
+            "relief_reminder_gap_s",
             "cramp_repeat_window_s",
             "tip_grace_s",
             "max_snooze_s",
@@ -425,22 +430,54 @@ class DeliveryPolicy:
     def _send_relief_steps(
         self, steps: list[ReliefStepRecord], now: datetime, *, honour_holds: bool
     ) -> list[Nudge]:
-        """Send the last due step of each (plan, group); skip the earlier ones of the group."""
-        nudges = []
-        for (_plan, _group), grouped in groupby(steps, key=lambda s: (s.plan_id, s.group)):
+        """Send one due step per (plan, group), skip the others of the group.
+
+        The one sent is the latest instruction not sent yet (cold, heat), else the latest
+        reminder; a reminder less than ``relief_reminder_gap_s`` after the group's last
+        message is skipped. Steps of the plan's first hour are part of the wearer's request:
+        only a snooze holds them, not quiet hours.
+        """
+        ordered = sorted(steps, key=lambda s: (s.plan_id, s.group, s.step))
+        choices = []
+        for (_plan, _group), grouped in groupby(ordered, key=lambda s: (s.plan_id, s.group)):
             items = list(grouped)
-            latest = items[-1]
-            entry = GUIDANCE[GuidanceId(latest.guidance)]
-            if honour_holds and self._held_by_wearer(latest.wearer, entry.kind, now) is not None:
+            instructions = [s for s in items if GuidanceId(s.guidance) not in RELIEF_REMINDERS]
+            chosen = instructions[-1] if instructions else items[-1]
+            entry = GUIDANCE[GuidanceId(chosen.guidance)]
+            if honour_holds and self._relief_held(chosen, entry.kind, now):
                 continue
-            for earlier in items[:-1]:
-                self._store.mark_relief_step(earlier.plan_id, earlier.step, ReliefStepState.SKIPPED)
-            nudge = self._issue(latest.wearer, entry.wording(), now, NudgeOrigin.RELIEF)
+            if self._too_soon(chosen, now):
+                for item in items:
+                    self._store.mark_relief_step(item.plan_id, item.step, ReliefStepState.SKIPPED)
+                continue
+            choices.append((chosen, items))
+        nudges = []
+        for chosen, items in sorted(
+            choices, key=lambda choice: (choice[0].plan_id, choice[0].step)
+        ):
+            for other in items:
+                if other is not chosen:
+                    self._store.mark_relief_step(other.plan_id, other.step, ReliefStepState.SKIPPED)
+            wording = GUIDANCE[GuidanceId(chosen.guidance)].wording()
+            nudge = self._issue(chosen.wearer, wording, now, NudgeOrigin.RELIEF)
             self._store.mark_relief_step(
-                latest.plan_id, latest.step, ReliefStepState.SENT, nudge.id
+                chosen.plan_id, chosen.step, ReliefStepState.SENT, nudge.id
             )
             nudges.append(nudge)
         return nudges
+
+    def _too_soon(self, step: ReliefStepRecord, now: datetime) -> bool:
+        """A reminder right after another message of its group (deferred ones catching up)."""
+        if GuidanceId(step.guidance) not in RELIEF_REMINDERS:
+            return False
+        last_s = self._store.last_relief_sent_s(step.plan_id, step.group)
+        return last_s is not None and now.timestamp() - last_s < self._rules.relief_reminder_gap_s
+
+    def _relief_held(self, step: ReliefStepRecord, kind: NudgeKind, now: datetime) -> bool:
+        reason = self._held_by_wearer(step.wearer, kind, now)
+        if reason is HoldReason.QUIET_HOURS and step.offset_s <= self._rules.relief_first_hour_s:
+            return False
+        return reason is not None
 
     def _due_tips(self, now: datetime, wearers: Iterable[str]) -> list[Nudge]:
         now_s = now.timestamp()

@@ -173,6 +173,12 @@ class ReliefStepRecord:
     group: str
     due_s: float
     state: ReliefStepState
+    plan_start_s: float
+
+    @property
+    def offset_s(self) -> float:
+        """How long after the report this step is due."""
+        return self.due_s - self.plan_start_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -571,8 +577,9 @@ class AlertStore:
     def relief_steps(self, plan_id: str) -> list[ReliefStepRecord]:
         """Every step of a plan, in order."""
         rows = self._query(
-            "SELECT plan_id, step, wearer, guidance, grp, due_s, state FROM relief_steps"
-            " WHERE plan_id = ? ORDER BY step",
+            "SELECT s.plan_id, s.step, s.wearer, s.guidance, s.grp, s.due_s, s.state, p.start_s"
+            " FROM relief_steps s JOIN relief_plans p ON p.plan_id = s.plan_id"
+            " WHERE s.plan_id = ? ORDER BY s.step",
             (plan_id,),
         )
         return [_step_record(row) for row in rows]
@@ -580,11 +587,22 @@ class AlertStore:
     def due_relief_steps(self, now_s: float) -> list[ReliefStepRecord]:
         """Pending steps due at or before ``now_s``, by plan then step."""
         rows = self._query(
-            "SELECT plan_id, step, wearer, guidance, grp, due_s, state FROM relief_steps"
-            " WHERE state = ? AND due_s <= ? ORDER BY plan_id, step",
+            "SELECT s.plan_id, s.step, s.wearer, s.guidance, s.grp, s.due_s, s.state, p.start_s"
+            " FROM relief_steps s JOIN relief_plans p ON p.plan_id = s.plan_id"
+            " WHERE s.state = ? AND s.due_s <= ? ORDER BY s.plan_id, s.step",
             (ReliefStepState.PENDING.value, now_s),
         )
         return [_step_record(row) for row in rows]
+
+    def last_relief_sent_s(self, plan_id: str, group: str) -> float | None:
+        """When a step of this plan's group was last sent."""
+        rows = self._query(
+            "SELECT MAX(n.time_s) FROM relief_steps s JOIN nudges n ON n.id = s.nudge_id"
+            " WHERE s.plan_id = ? AND s.grp = ? AND s.state = ?",
+            (plan_id, group, ReliefStepState.SENT.value),
+        )
+        value = rows[0][0]
+        return None if value is None else float(value)
 
     def next_relief_due_s(self) -> float | None:
         """The earliest pending step's due time."""
@@ -842,4 +860,5 @@ def _step_record(row: tuple[Any, ...]) -> ReliefStepRecord:
         group=str(row[4]),
         due_s=float(row[5]),
         state=ReliefStepState(str(row[6])),
+        plan_start_s=float(row[7]),
     )

@@ -267,3 +267,36 @@ def test_bad_rules_and_inputs_are_refused() -> None:
         PolicyRules(dedup_window_s=float("inf"))
     with pytest.raises(PolicyInputError, match="walking"):
         make_policy(FakeClock(START)).record_walking("alex", -1.0)
+
+
+def test_a_cramp_at_night_gets_its_first_hour_and_the_full_cold_instruction_at_7() -> None:
+    clock = FakeClock(datetime(2024, 5, 1, 23, 0, tzinfo=UTC))
+    rules = PolicyRules(quiet_hours=QuietHours(time(22), time(7)), timezone=UTC)
+    policy = make_policy(clock, rules)
+    policy.report_cramp("alex")
+    sent: list[tuple[datetime, str]] = []
+    for _minute in range(9 * 60):
+        clock.advance(60.0)
+        sent += [(clock.now(), n.title) for n in policy.due(["alex"])]
+    title = {g: GUIDANCE[g].title for g in GuidanceId}
+    # The cold instruction at 23:02 is in the first hour: sent despite quiet hours; the 02:00
+    # and 05:00 reminders wait for 07:00 and collapse into one; the 08:00 reminder comes too
+    # soon after it and is skipped.
+    assert sent == [
+        (datetime(2024, 5, 1, 23, 2, tzinfo=UTC), title[GuidanceId.RELIEF_COLD]),
+        (datetime(2024, 5, 1, 23, 10, tzinfo=UTC), title[GuidanceId.RELIEF_CHILDS_POSE]),
+        (datetime(2024, 5, 1, 23, 15, tzinfo=UTC), title[GuidanceId.RELIEF_FLUIDS]),
+        (datetime(2024, 5, 1, 23, 20, tzinfo=UTC), title[GuidanceId.RELIEF_PAIN_RELIEF]),
+        (datetime(2024, 5, 2, 7, 0, tzinfo=UTC), title[GuidanceId.RELIEF_COLD_REMINDER]),
+    ]
+
+
+def test_an_unsent_instruction_goes_before_its_reminders() -> None:
+    clock = FakeClock(START)
+    policy = make_policy(clock)
+    policy.report_cramp("alex")
+    policy.snooze("alex", NudgeKind.RELIEF, 7 * 3600.0)  # cold and two reminders fall in it
+    clock.advance(7 * 3600.0)
+    titles = [n.title for n in policy.due(["alex"])]
+    assert titles[0] == GUIDANCE[GuidanceId.RELIEF_COLD].title
+    assert GUIDANCE[GuidanceId.RELIEF_COLD_REMINDER].title not in titles
