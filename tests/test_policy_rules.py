@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -16,8 +17,10 @@ from alerts.guidance import (
     Symptom,
     TipSchedule,
 )
+from alerts.mqtt import MqttConnection, MqttPublisher
 from alerts.nudge import NudgeKind, Severity
 from alerts.policy import (
+    DUE_POLL_S,
     DeliveryPolicy,
     HoldReason,
     PolicyInputError,
@@ -26,6 +29,8 @@ from alerts.policy import (
     ReliefPhase,
     UnknownNudgeError,
 )
+from alerts.service import serve_timers
+from alerts.topics import Topics
 from tests.fakes import FakeClock
 
 START = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)  # a Wednesday
@@ -300,3 +305,26 @@ def test_an_unsent_instruction_goes_before_its_reminders() -> None:
     titles = [n.title for n in policy.due(["alex"])]
     assert titles[0] == GUIDANCE[GuidanceId.RELIEF_COLD].title
     assert GUIDANCE[GuidanceId.RELIEF_COLD_REMINDER].title not in titles
+
+
+def test_serve_timers_publishes_what_is_due_on_the_clock() -> None:
+    clock = FakeClock(START)
+    policy = make_policy(clock)
+    policy.report_symptoms("alex", [Symptom.FEVER_CHILLS])  # urgent: repeats every 5 min
+    publisher = MqttPublisher(MqttConnection("127.0.0.1", 1), Topics())
+    sleeps: list[float] = []
+
+    async def sleep_s(duration_s: float) -> None:
+        sleeps.append(duration_s)
+        clock.advance(duration_s)
+        if len(sleeps) > 40:  # due() ran at 09:00, 09:00:15, ..., 09:10
+            raise asyncio.CancelledError
+        await asyncio.sleep(0)
+
+    async def run() -> None:
+        with pytest.raises(asyncio.CancelledError):
+            await serve_timers(policy, publisher, ["alex"], sleep_s)
+
+    asyncio.run(run())
+    assert set(sleeps) == {DUE_POLL_S}
+    assert publisher.pending_count == 2  # repeats at 09:05 and 09:10
