@@ -739,7 +739,7 @@ class CommandListener:
         except CommandRejectedError as rejected:
             self.rejected_count += 1
             logger.warning(
-                "refused MQTT command on %r: %s: %s",
+                "refused MQTT command on %r: %s: %r",
                 message.topic[:200],
                 rejected.code.value,
                 rejected.reason[:200],
