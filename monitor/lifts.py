@@ -128,7 +128,7 @@ class LiftThresholds:
     return_deg: float = 12.0
     return_drop_m: float = 0.15
     rehome_s: float = 30.0
-    max_lift_s: float = 10.0
+    max_lift_s: float = 15.0
     min_lift_s: float = 1.0
     max_moving_share: float = 0.25
     flight_g: float = 0.5
