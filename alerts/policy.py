@@ -59,7 +59,6 @@ from alerts.store import (
 )
 
 DAY_S = 86_400.0
-MINUTES_PER_DAY = 24 * 60
 DUE_POLL_S = 15.0
 """How often (clock seconds) the daemon should call ``DeliveryPolicy.due``."""
 
