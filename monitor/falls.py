@@ -410,7 +410,7 @@ def _stay_down(
     return down_s, True
 
 
-def fall_summary(fall: Fall) -> dict[str, float]:
+def fall_evidence(fall: Fall) -> dict[str, float]:
     """The numbers behind a fall, named with units, for an observation's evidence."""
     out = {
         "peak_acc_g": fall.peak_acc_g,

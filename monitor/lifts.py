@@ -1064,3 +1064,39 @@ def _trim(state: LiftState, th: LiftThresholds) -> LiftState:
         return state
     thigh = state.thigh.slice(keep_from, state.thigh.end) if state.thigh is not None else None
     return replace(state, body=hist.slice(keep_from, hist.end), thigh=thigh)
+
+
+def lift_evidence(lift: Lift) -> dict[str, float]:
+    """The numbers behind a lift, named with units, for an observation's evidence.
+
+    The technique and the risks are names, not numbers: they travel beside the evidence
+    (``lift.technique``, ``lift.risks``); here each risk is also a 0/1 flag ``risk_<name>``.
+    """
+    out = {
+        "peak_flexion_deg": lift.peak_flexion_deg,
+        "peak_inclination_deg": lift.peak_inclination_deg,
+        "flexion_velocity_dps": lift.flexion_velocity_dps,
+        "extension_velocity_dps": lift.extension_velocity_dps,
+        "peak_lateral_deg": lift.peak_lateral_deg,
+        "drop_m": lift.drop_m,
+        "hip_drop_m": lift.hip_drop_m,
+        "duration_s": lift.duration_s,
+    }
+    if lift.twist_deg is not None:
+        out["twist_deg"] = lift.twist_deg
+    if lift.knee_flexion_deg is not None:
+        out["knee_flexion_deg"] = lift.knee_flexion_deg
+    if lift.thigh_peak_deg is not None:
+        out["thigh_peak_deg"] = lift.thigh_peak_deg
+    for risk in LiftRisk:
+        out[f"risk_{risk.value}"] = 1.0 if risk in lift.risks else 0.0
+    return out
+
+
+def frequency_evidence(window: BendFrequency) -> dict[str, float]:
+    """The numbers behind a rated window (its band is a name: ``window.band``)."""
+    return {
+        "bends": float(window.bends),
+        "per_min": window.per_min,
+        "covered_s": window.covered_s,
+    }

@@ -11,7 +11,7 @@ import pytest
 from devices.samples import Placement
 from devices.scenario import Activity, FallDirection, LyingPosition, Scenario, ScenarioStep
 from devices.simulated import SimulatedSensor, motion_truth
-from monitor.falls import Fall, FallDetector, detect_falls, fall_summary
+from monitor.falls import Fall, FallDetector, detect_falls, fall_evidence
 from monitor.motionbins import MotionBinner, MotionBins, bin_index, bin_samples
 
 RATE_HZ = 100.0
@@ -230,7 +230,7 @@ def test_without_a_gyroscope_the_rate_is_not_asked_for() -> None:
     falls = _falls(_fall(start_pitch=-20.0, end_pitch=-90.0, fall_s=0.7, impact_g=2.2), gyro=False)
     assert len(falls) == 1
     assert falls[0].peak_rate_dps is None
-    assert "peak_rate_dps" not in fall_summary(falls[0])
+    assert "peak_rate_dps" not in fall_evidence(falls[0])
 
 
 def test_trunk_sensor_fall_sideways() -> None:

@@ -19,6 +19,8 @@ from monitor.lifts import (
     Technique,
     detect_lifts,
     frequency_band,
+    frequency_evidence,
+    lift_evidence,
 )
 from monitor.motionbins import MotionBinner, MotionBins, bin_index, bin_samples
 
@@ -211,3 +213,18 @@ def test_frequency_bands_follow_en_1005_4() -> None:
 def test_a_thigh_cannot_be_the_body_sensor() -> None:
     with pytest.raises(ValueError, match="trunk or waist"):
         LiftDetector(Placement.THIGH)
+
+
+def test_evidence_names_every_number_with_its_unit() -> None:
+    th = LiftThresholds(frequency_window_s=60.0)
+    lifts, windows = detect_lifts(
+        _bins(_recording(_lifting_scenario(), Placement.TRUNK)), Placement.TRUNK, thresholds=th
+    )
+    evidence = lift_evidence(lifts[1])
+    assert evidence["peak_flexion_deg"] == lifts[1].peak_flexion_deg
+    assert evidence["risk_stoop"] == 1.0
+    assert evidence["risk_fast_extension"] == 0.0
+    assert "twist_deg" in evidence
+    assert "thigh_peak_deg" not in evidence
+    assert windows
+    assert frequency_evidence(windows[0])["bends"] == float(windows[0].bends)
