@@ -8,6 +8,11 @@ Reading is fast for the common case (plain decimals such as ``0.012345``): a vec
 parser turns whole chunks of the file into numbers at once. Chunks it does not accept (numbers
 in exponent notation, spaces, odd bytes) go through ``numpy.loadtxt``, and only when that fails
 does a line-by-line pass run to name the exact line at fault.
+
+``read_recording`` returns the whole file; ``iter_recording`` yields it chunk by chunk
+(about 1 MB of text each) for readers that need not hold it all, such as ``analyze`` on a
+day-long file: the same parsing and checks, except that the typical interval is the median
+of the first 100 000 intervals rather than of ones spread over the whole file.
 """
 
 from __future__ import annotations
@@ -135,6 +140,100 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
     return Recording(t_s=t_s, acc_g=acc_g, gyro_dps=gyro_dps)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class RecordingChunk:
+    """Consecutive samples of a recording file: ``first_line`` is the 1-based line of the first.
+
+    Arrays as in :class:`Recording` (a chunk may hold a single sample).
+    """
+
+    first_line: int
+    t_s: FloatArray
+    acc_g: FloatArray
+    gyro_dps: FloatArray | None
+
+    def __len__(self) -> int:
+        """Number of samples."""
+        return int(self.t_s.shape[0])
+
+
+def iter_recording(path: str | os.PathLike[str]) -> Iterator[RecordingChunk]:
+    """Read a recording CSV file chunk by chunk, holding only the chunk being handed out.
+
+    Departures from the contract raise RecordingError (naming the line) when the chunk that
+    holds them is reached. The first ~100 000 samples are held back until the typical
+    interval is known.
+    """
+    name = os.fspath(path)
+    try:
+        with Path(name).open("rb") as file:
+            columns = _parse_header(name, file.readline())
+            checker = _TimeChecker(name)
+            pending: list[RecordingChunk] = []
+            for first_line, values, _ in _parsed_chunks(name, file, columns):
+                if values.shape[0] == 0:
+                    continue
+                chunk = RecordingChunk(
+                    first_line,
+                    values[:, 0].copy(),
+                    values[:, 1:4].copy(),
+                    values[:, 4:7].copy() if values.shape[1] > 4 else None,
+                )
+                if checker.median_s is None:
+                    pending.append(chunk)
+                    if sum(len(c) for c in pending) <= _MEDIAN_SAMPLE:
+                        continue
+                    checker.learn(np.concatenate([c.t_s for c in pending]), pending[0].first_line)
+                    for held in pending:
+                        checker.check(held.t_s, held.first_line)
+                        yield held
+                    pending = []
+                    continue
+                checker.check(chunk.t_s, chunk.first_line)
+                yield chunk
+            if checker.median_s is None:
+                rows = sum(len(c) for c in pending)
+                if rows == 0:
+                    raise RecordingError(name, 2, "no samples after the header")
+                if rows == 1:
+                    raise RecordingError(
+                        name, 2, "only one sample: at least two are needed for the rate"
+                    )
+                checker.learn(np.concatenate([c.t_s for c in pending]), pending[0].first_line)
+                for held in pending:
+                    checker.check(held.t_s, held.first_line)
+                    yield held
+    except OSError as exc:
+        raise RecordingError(name, 1, f"cannot read the file: {exc.strerror or exc}") from exc
+
+
+class _TimeChecker:
+    """``_check_times`` chunk by chunk: the typical interval from the first samples."""
+
+    __slots__ = ("last_s", "median_s", "path")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.median_s: float | None = None
+        self.last_s: float | None = None
+
+    def learn(self, t_s: FloatArray, first_line: int) -> None:
+        """Take the typical interval from the first samples (checking them on the way)."""
+        _check_increasing(self.path, t_s, first_line)
+        median_s = float(np.median(np.diff(t_s)[:_MEDIAN_SAMPLE]))
+        _check_rate(self.path, median_s)
+        self.median_s = median_s
+
+    def check(self, t_s: FloatArray, first_line: int) -> None:
+        """Check the next chunk's times, including the step from the previous chunk."""
+        assert self.median_s is not None
+        joined = t_s if self.last_s is None else np.concatenate(([self.last_s], t_s))
+        line = first_line if self.last_s is None else first_line - 1
+        _check_increasing(self.path, joined, line)
+        _check_steady(self.path, joined, line, self.median_s)
+        self.last_s = float(t_s[-1])
+
+
 def _expected_header() -> str:
     return f"{','.join(ACC_COLUMNS)} or {','.join(ACC_COLUMNS + GYRO_COLUMNS)}"
 
@@ -218,6 +317,14 @@ def _chunks(file: io.BufferedReader) -> Iterator[bytes]:
 
 def _read_body(path: str, file: io.BufferedReader, columns: tuple[str, ...], out: _Columns) -> None:
     """Parse every data line into ``out``; blank lines are allowed only at the end."""
+    for _, values, chunk_bytes in _parsed_chunks(path, file, columns):
+        out.append(values, chunk_bytes)
+
+
+def _parsed_chunks(
+    path: str, file: io.BufferedReader, columns: tuple[str, ...]
+) -> Iterator[tuple[int, FloatArray, int]]:
+    """Each chunk's first line number, its rows (k, columns) and its length in bytes."""
     line_no = 2
     blank_line: int | None = None  # first of a run of blank lines not yet followed by data
     for raw_chunk in _chunks(file):
@@ -234,7 +341,7 @@ def _read_body(path: str, file: io.BufferedReader, columns: tuple[str, ...], out
                 blank_line = blank_line if blank_line is not None else trailing_blank
         elif blank_line is not None:
             raise RecordingError(path, blank_line, "empty line")
-        out.append(values, len(chunk))
+        yield line_no, values, len(chunk)
         line_no += n_lines
 
 
@@ -422,16 +529,27 @@ def _check_times(path: str, t_s: FloatArray) -> None:
     The typical interval is the median of at most ~100 000 evenly spread intervals; then a
     min/max pass checks all of them, and only a failure looks for the first line at fault.
     """
+    _check_increasing(path, t_s, 2)
     intervals = np.diff(t_s)
-    if not float(intervals.min()) > 0.0:
+    stride = max(1, intervals.size // _MEDIAN_SAMPLE)
+    median_s = float(np.median(intervals[::stride]))
+    _check_rate(path, median_s)
+    _check_steady(path, t_s, 2, median_s)
+
+
+def _check_increasing(path: str, t_s: FloatArray, first_line: int) -> None:
+    """Each time after the one before; ``first_line`` is the line of ``t_s[0]``."""
+    intervals = np.diff(t_s)
+    if intervals.size and not float(intervals.min()) > 0.0:
         i = int(np.flatnonzero(~(intervals > 0.0))[0]) + 1
         raise RecordingError(
             path,
-            i + 2,
+            first_line + i,
             f"time {float(t_s[i])!r} s is not after the previous sample's {float(t_s[i - 1])!r} s",
         )
-    stride = max(1, intervals.size // _MEDIAN_SAMPLE)
-    median_s = float(np.median(intervals[::stride]))
+
+
+def _check_rate(path: str, median_s: float) -> None:
     rate_hz = 1.0 / median_s
     if not MIN_RATE_HZ * (1 - _RATE_SLACK) <= rate_hz <= MAX_RATE_HZ * (1 + _RATE_SLACK):
         raise RecordingError(
@@ -440,15 +558,22 @@ def _check_times(path: str, t_s: FloatArray) -> None:
             f"sample rate {rate_hz:.4g} Hz (median interval {median_s:.6g} s) is outside "
             f"{MIN_RATE_HZ:g}-{MAX_RATE_HZ:g} Hz",
         )
+
+
+def _check_steady(path: str, t_s: FloatArray, first_line: int, median_s: float) -> None:
+    """Every interval within ``MAX_INTERVAL_DEVIATION`` of the typical one."""
+    intervals = np.diff(t_s)
+    if intervals.size == 0:
+        return
     low_s = (1.0 - MAX_INTERVAL_DEVIATION) * median_s
     high_s = (1.0 + MAX_INTERVAL_DEVIATION) * median_s
     if float(intervals.min()) < low_s or float(intervals.max()) > high_s:
         i = int(np.flatnonzero((intervals < low_s) | (intervals > high_s))[0]) + 1
         raise RecordingError(
             path,
-            i + 2,
+            first_line + i,
             f"sample rate not steady: {float(intervals[i - 1]):.6g} s since the previous sample, "
-            f"the file's interval is {median_s:.6g} s ({rate_hz:.4g} Hz)",
+            f"the file's interval is {median_s:.6g} s ({1.0 / median_s:.4g} Hz)",
         )
 
 

@@ -15,12 +15,14 @@ waist alone; declare ``--mount`` where it is known.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from alerts.events import EventType, Observation
-from devices.recording import Recording
-from devices.samples import SampleBlock
+from devices.recording import Recording, RecordingChunk
+from devices.samples import FloatArray, SampleBlock
 from monitor.activity import Activity, Segment
 from monitor.evaluation import EvaluationThresholds, SensorSetup, WearerEvaluator
 from monitor.posture import PostureExposure, PostureHold
@@ -193,6 +195,27 @@ def analyze_sensors(
     ``block_s``: seconds fed per step (default: see ``ONE_SENSOR_BLOCK_S`` and
     ``SEVERAL_SENSORS_BLOCK_S``).
     """
+    streams = {
+        setup: [RecordingChunk(2, rec.t_s, rec.acc_g, rec.gyro_dps)]
+        for setup, rec in sensors.items()
+    }
+    return analyze_streams(streams, thresholds, wearer=wearer, block_s=block_s)
+
+
+def analyze_streams(
+    sensors: Mapping[SensorSetup, Iterable[RecordingChunk]],
+    thresholds: EvaluationThresholds | None = None,
+    *,
+    wearer: str = "wearer",
+    block_s: float | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> AnalysisResult:
+    """Evaluate one wearer's recordings read chunk by chunk (``devices.recording.iter_recording``).
+
+    Holds only the chunks being fed, so a day-long file costs little memory; the result is
+    the one :func:`analyze_sensors` gives for the whole recordings. ``progress`` is called
+    with the sample seconds analysed so far, once per hour of them.
+    """
     th = thresholds if thresholds is not None else EvaluationThresholds()
     if not sensors:
         raise ValueError("no recordings to analyze")
@@ -200,27 +223,24 @@ def analyze_sensors(
         block_s = ONE_SENSOR_BLOCK_S if len(sensors) == 1 else SEVERAL_SENSORS_BLOCK_S
     if not block_s > 0:
         raise ValueError(f"block_s must be positive, got {block_s}")
+    feeds = [_Feed(setup, iter(chunks)) for setup, chunks in sensors.items()]
     evaluator = WearerEvaluator(wearer, list(sensors), th, evaluate_every_s=EVALUATE_EVERY_S)
-    start_s = min(float(r.t_s[0]) for r in sensors.values())
-    end_s = max(float(r.t_s[-1]) + 1.0 / r.rate_hz for r in sensors.values())
+    start_s = min(feed.first_s for feed in feeds)
     observations: list[Observation] = []
-    cursors = dict.fromkeys(sensors, 0)
-    steps = math.ceil((end_s - start_s) / block_s) + 1
-    for step in range(1, steps + 1):
+    step = 0
+    reported_h = 0
+    while not all(feed.done for feed in feeds):
+        step += 1
         until = start_s + step * block_s
-        for setup, rec in sensors.items():
-            a = cursors[setup]
-            b = int(rec.t_s.searchsorted(until, side="left"))
-            if b > a:
-                block = SampleBlock(
-                    setup.sensor_id,
-                    rec.t_s[a:b],
-                    rec.acc_g[a:b],
-                    None if rec.gyro_dps is None else rec.gyro_dps[a:b],
-                )
+        for feed in feeds:
+            block = feed.take_until(until)
+            if block is not None:
                 observations.extend(evaluator.feed(block))
-                cursors[setup] = b
+        if progress is not None and (until - start_s) // 3600 > reported_h:
+            reported_h = int((until - start_s) // 3600)
+            progress(until - start_s)
     observations.extend(evaluator.finish())
+    end_s = max(feed.end_s for feed in feeds)
     return AnalysisResult(
         duration_s=end_s - start_s,
         segments=tuple(evaluator.segments),
@@ -233,3 +253,71 @@ def analyze_sensors(
         moving_s=float(evaluator.moving_s),
         exposure=evaluator.exposure,
     )
+
+
+class _Feed:
+    """One sensor's chunks, handed out as blocks up to a time; tracks first, last and count."""
+
+    __slots__ = ("_chunk", "_chunks", "_cursor", "count", "done", "first_s", "last_s", "setup")
+
+    def __init__(self, setup: SensorSetup, chunks: Iterator[RecordingChunk]) -> None:
+        self.setup = setup
+        self._chunks = chunks
+        self._chunk: RecordingChunk | None = None
+        self._cursor = 0
+        self.count = 0
+        self.done = False
+        self.first_s = math.nan
+        self.last_s = math.nan
+        self._pull()
+        if self._chunk is None:
+            raise ValueError(f"no samples for sensor {setup.sensor_id!r}")
+        self.first_s = float(self._chunk.t_s[0])
+
+    def _pull(self) -> None:
+        self._chunk = None
+        self._cursor = 0
+        for chunk in self._chunks:
+            if len(chunk):
+                self._chunk = chunk
+                self.count += len(chunk)
+                self.last_s = float(chunk.t_s[-1])
+                return
+        self.done = True
+
+    @property
+    def end_s(self) -> float:
+        """One sample interval after the last sample (the mean rate's interval)."""
+        if self.count < 2:
+            return self.last_s
+        return self.last_s + (self.last_s - self.first_s) / (self.count - 1)
+
+    def take_until(self, until_s: float) -> SampleBlock | None:
+        """The samples before ``until_s`` not handed out yet, as one block (None if none)."""
+        times: list[FloatArray] = []
+        accs: list[FloatArray] = []
+        gyros: list[FloatArray] = []
+        while self._chunk is not None:
+            chunk = self._chunk
+            a = self._cursor
+            b = int(chunk.t_s.searchsorted(until_s, side="left"))
+            if b > a:
+                times.append(chunk.t_s[a:b])
+                accs.append(chunk.acc_g[a:b])
+                if chunk.gyro_dps is not None:
+                    gyros.append(chunk.gyro_dps[a:b])
+            if b < len(chunk):
+                self._cursor = b
+                break
+            self._pull()
+        if not times:
+            return None
+        gyro = None
+        if gyros:
+            gyro = gyros[0] if len(gyros) == 1 else np.concatenate(gyros)
+        return SampleBlock(
+            self.setup.sensor_id,
+            times[0] if len(times) == 1 else np.concatenate(times),
+            accs[0] if len(accs) == 1 else np.concatenate(accs),
+            gyro,
+        )

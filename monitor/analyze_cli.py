@@ -5,19 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from config.settings import load_settings
 from devices.mount import Mount
-from devices.recording import Recording, read_recording
+from devices.recording import RecordingChunk, iter_recording
 from devices.samples import Placement
-from monitor.analyze import analyze_sensors
+from monitor.analyze import analyze_streams
 from monitor.daemon import evaluation_thresholds
 from monitor.evaluation import EvaluationThresholds, SensorSetup
 
-_PROGRESS_MIN_S = 3600.0  # announce inputs longer than an hour on stderr
+_PROGRESS_MIN_S = 3600.0  # report progress once per hour of samples analysed
 
 
 class AnalyzeUsageError(ValueError):
@@ -75,19 +76,24 @@ def plan_inputs(args: argparse.Namespace) -> list[AnalysisInput]:
 
 
 def analyze_input(item: AnalysisInput, thresholds: EvaluationThresholds) -> dict[str, object]:
-    """Read and evaluate one input; the JSON Lines record."""
-    recordings: dict[SensorSetup, Recording] = {}
+    """Read (chunk by chunk) and evaluate one input; the JSON Lines record.
+
+    Inputs longer than an hour report each hour analysed on stderr.
+    """
+    streams: dict[SensorSetup, Iterator[RecordingChunk]] = {}
     for placement, path in item.files.items():
-        recording = read_recording(path)
-        if recording.duration_s >= _PROGRESS_MIN_S:
-            print(
-                f"backwatch: analysing {path} ({recording.duration_s / 3600:.1f} h)",
-                file=sys.stderr,
-                flush=True,
-            )
         setup = SensorSetup(placement.value, placement, item.mounts.get(placement))
-        recordings[setup] = recording
-    record = analyze_sensors(recordings, thresholds).to_json_dict(item.label)
+        streams[setup] = iter_recording(path)
+
+    def progress(done_s: float) -> None:
+        print(
+            f"backwatch: {item.label}: {done_s / _PROGRESS_MIN_S:.0f} h analysed",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    result = analyze_streams(streams, thresholds, progress=progress)
+    record = result.to_json_dict(item.label)
     if len(item.files) > 1:
         record["sensors"] = {str(p): str(path) for p, path in item.files.items()}
     return record
