@@ -167,7 +167,13 @@ class WearerState(BaseModel):
 
 
 class SensorStatus(BaseModel):
-    """What ``<base>/<wearer>/sensor/<sensor>/status`` says about one sensor (retained)."""
+    """What ``<base>/<wearer>/sensor/<sensor>/status`` says about one sensor (retained).
+
+    ``link`` is the connection state (``streaming``, ``connecting``, ``backoff``, ...;
+    ``simulated`` or ``replay`` for those sources); ``last_seen`` the wall time of the newest
+    samples; ``counters`` the loss and recovery counts since the daemon started (samples,
+    decode_errors, sequence_gaps, lost_samples, queue_dropped_samples, reconnects, ...).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
@@ -175,6 +181,11 @@ class SensorStatus(BaseModel):
     battery_pct: Annotated[float, Field(ge=0, le=100)] | None
     rate_hz: NonNegative | None
     updated: UtcTime
+    link: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")] | None = None
+    last_seen: UtcTime | None = None
+    counters: dict[Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")], int] = Field(
+        default_factory=dict
+    )
 
     def to_json(self) -> str:
         """Compact JSON in declaration order."""

@@ -276,7 +276,9 @@ class _Emitter:
         self._queue = queue
         self._pacer = pacer
         self._block_s = block_s
-        self.aligner = ClockAligner()
+        # Arrival jitter is wall time; on a clock running `speed` times faster it looks
+        # `speed` times larger, so the re-anchoring threshold scales with it.
+        self.aligner = ClockAligner(reset_after_s=1.0 * max(1.0, pacer.speed))
         self._t: list[FloatArray] = []
         self._acc: list[FloatArray] = []
         self._gyro: list[FloatArray] = []

@@ -8,6 +8,11 @@ from typing import Protocol
 class Pacer(Protocol):
     """A clock in Unix seconds that may run faster than the wall (simulated days)."""
 
+    @property
+    def speed(self) -> float:
+        """Seconds of this clock per second of wall time (1 for the real clock)."""
+        ...
+
     def now_s(self) -> float:
         """Current time in seconds since the Unix epoch, on this clock."""
         ...

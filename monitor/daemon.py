@@ -53,24 +53,44 @@ class SensorRuntime:
     settings: SensorSettings
     source: SampleSource
     ended: bool = False
-    last_status: tuple[bool, float | None, float | None] | None = None
+    samples: int = 0
+    last_seen: datetime | None = None
+    last_status: tuple[object, ...] | None = None
     last_status_s: float = float("-inf")
 
     def status(self, now: datetime) -> SensorStatus:
         """What the sensor status topic says now."""
         if isinstance(self.source, BleSensorSource):
             ble = self.source.status()
+            counters = {
+                "samples": ble.samples,
+                "notifications": ble.notifications,
+                "decode_errors": ble.decode_errors,
+                "sequence_gaps": ble.sequence_gaps,
+                "lost_samples": ble.lost_samples,
+                "queue_dropped_samples": ble.queue_dropped_samples,
+                "connects": ble.connects,
+                "reconnects": ble.reconnects,
+                "connect_failures": ble.connect_failures,
+                "stale_timeouts": ble.stale_timeouts,
+            }
             return SensorStatus(
                 connected=ble.connected,
                 battery_pct=ble.battery_pct,
                 rate_hz=None if ble.rate_hz is None else round(ble.rate_hz, 1),
                 updated=now,
+                link=str(ble.state),
+                last_seen=self.last_seen,
+                counters=counters,
             )
         return SensorStatus(
             connected=not self.ended,
             battery_pct=None,
             rate_hz=None if self.ended else self.settings.rate_hz,
             updated=now,
+            link="ended" if self.ended else self.settings.kind,
+            last_seen=self.last_seen,
+            counters={"samples": self.samples},
         )
 
 
@@ -87,6 +107,10 @@ class WearerPipeline:
     def __post_init__(self) -> None:
         """Every source closes the queue once when it ends."""
         self.open_sources = len(self.sensors)
+
+    def sensor(self, sensor_id: str) -> SensorRuntime:
+        """The runtime of one of this wearer's sensors."""
+        return next(s for s in self.sensors if s.settings.id == sensor_id)
 
 
 def evaluation_thresholds(settings: Settings) -> EvaluationThresholds:
@@ -164,6 +188,8 @@ def build_pipelines(settings: Settings, start_s: float) -> list[WearerPipeline]:
     # others stream; sample time runs `speed` times faster than the wall, so scale it.
     base = evaluation_thresholds(settings)
     thresholds = replace(base, stall_s=base.stall_s * max(1.0, settings.simulation.speed))
+    # Likewise the queue bounds how far (in wall time) the evaluation may fall behind.
+    queue_blocks = round(settings.daemon.queue_blocks * max(1.0, settings.simulation.speed))
     gate = AdapterGate()  # one connect at a time per adapter, across all wearers
     pipelines = []
     for wearer in settings.wearers:
@@ -178,7 +204,7 @@ def build_pipelines(settings: Settings, start_s: float) -> list[WearerPipeline]:
             WearerPipeline(
                 name=wearer.name,
                 sensors=sensors,
-                queue=BlockQueue(maxsize=settings.daemon.queue_blocks),
+                queue=BlockQueue(maxsize=queue_blocks),
                 evaluator=WearerEvaluator(wearer.name, setups, thresholds),
             )
         )
@@ -373,7 +399,7 @@ class Daemon:
             for pipeline in self.pipelines:
                 for sensor in pipeline.sensors:
                     status = sensor.status(now)
-                    key = (status.connected, status.battery_pct, status.rate_hz)
+                    key = (status.connected, status.battery_pct, status.link)
                     if key != sensor.last_status or now_s - sensor.last_status_s >= interval_s:
                         publisher.publish_sensor_status(pipeline.name, sensor.settings.id, status)
                         sensor.last_status, sensor.last_status_s = key, now_s
@@ -404,6 +430,9 @@ class Daemon:
                 pipeline.open_sources -= 1
                 continue
             self._deliver(pipeline.evaluator.feed(block), publisher)
+            sensor = pipeline.sensor(block.sensor_id)
+            sensor.samples += len(block)
+            sensor.last_seen = self.clock.now()
             drops = pipeline.queue.counters
             if drops.dropped_blocks != dropped_blocks:
                 dropped_blocks = drops.dropped_blocks

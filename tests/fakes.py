@@ -36,6 +36,7 @@ class FakePacer:
         self._now_s = start_s
         self._gate = gate
         self.sleeps: list[float] = []
+        self.speed = 1.0
 
     def now_s(self) -> float:
         """The latest time slept until (or the start)."""

@@ -198,6 +198,9 @@ def test_event_and_sensor_status_payloads(mosquitto: PrivateMosquitto) -> None:
         "battery_pct": 87.0,
         "rate_hz": 52.0,
         "updated": "2024-05-01T09:31:00Z",
+        "link": None,
+        "last_seen": None,
+        "counters": {},
     }
     assert errors(json.loads(text(sensor)), load_schema("sensor_status")) == []
 

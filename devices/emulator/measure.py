@@ -38,6 +38,8 @@ BOARD = "D0:11:22:33:44:66"
 class WallPacer:
     """The wall clock as a Pacer."""
 
+    speed = 1.0
+
     def now_s(self) -> float:
         """Unix time."""
         return time.time()
