@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from devices.samples import FloatArray, Placement
 from monitor.falls import Fall, FallDetector, FallThresholds
 from monitor.lifts import BendFrequency, Lift, LiftDetector, LiftThresholds
@@ -39,7 +41,7 @@ class MotionTracker:
     (each sensor's blocks in time order), and call :meth:`finish` at the end of data.
     """
 
-    __slots__ = ("_body", "_falls", "_lifts", "_thigh")
+    __slots__ = ("_batch_s", "_body", "_falls", "_lifts", "_thigh")
 
     def __init__(
         self,
@@ -48,34 +50,39 @@ class MotionTracker:
         has_thigh: bool = False,
         lift_thresholds: LiftThresholds | None = None,
         fall_thresholds: FallThresholds | None = None,
+        batch_s: float = 2.0,
     ) -> None:
-        """Set up detectors; binners start with each sensor's first block."""
+        """Set up detectors; binners start with each sensor's first block.
+
+        ``batch_s``: samples are collected until this much body-sensor time has come in,
+        then binned and run through the detectors at once (a run costs about a millisecond
+        whatever its length); results do not depend on it.
+        """
         self._lifts = LiftDetector(body_placement, has_thigh=has_thigh, thresholds=lift_thresholds)
         self._falls = FallDetector(body_placement, fall_thresholds)
-        self._body: MotionBinner | None = None
-        self._thigh: MotionBinner | None = None
+        self._body = _Pending()
+        self._thigh = _Pending()
+        self._batch_s = batch_s
 
     def add_body(
         self, t_s: FloatArray, acc_b: FloatArray, gyro_b: FloatArray | None = None
     ) -> MotionUpdate:
         """Samples of the body sensor (body frame: x forward, y left, z up)."""
-        if self._body is None:
-            self._body = MotionBinner(has_gyro=gyro_b is not None)
-        return self._feed(self._body.add(t_s, acc_b, gyro_b), None)
+        self._body.add(t_s, acc_b, gyro_b)
+        if self._body.span_s() < self._batch_s:
+            return MotionUpdate()
+        return self._run(final=False)
 
     def add_thigh(
         self, t_s: FloatArray, acc_b: FloatArray, gyro_b: FloatArray | None = None
     ) -> MotionUpdate:
         """Samples of the thigh sensor (its body frame, up along the thigh when standing)."""
-        if self._thigh is None:
-            self._thigh = MotionBinner(has_gyro=gyro_b is not None)
-        return self._feed(None, self._thigh.add(t_s, acc_b, gyro_b))
+        self._thigh.add(t_s, acc_b, gyro_b)
+        return MotionUpdate()
 
     def finish(self) -> MotionUpdate:
         """End of data: decide everything left."""
-        body = self._body.finish() if self._body is not None else None
-        thigh = self._thigh.finish() if self._thigh is not None else None
-        first = self._feed(body, thigh)
+        first = self._run(final=True)
         lifts, windows = self._lifts.finish()
         falls = self._falls.finish()
         return MotionUpdate(
@@ -84,7 +91,55 @@ class MotionTracker:
             falls=(*first.falls, *falls),
         )
 
-    def _feed(self, body: MotionBins | None, thigh: MotionBins | None) -> MotionUpdate:
+    def _run(self, *, final: bool) -> MotionUpdate:
+        """Bin what is pending and run the detectors on it."""
+        body = self._body.take(final=final)
+        thigh = self._thigh.take(final=final)
         lifts, windows = self._lifts.update(body, thigh)
         falls = self._falls.update(body) if body is not None else []
         return MotionUpdate(lifts=tuple(lifts), frequencies=tuple(windows), falls=tuple(falls))
+
+
+class _Pending:
+    """One sensor's samples not binned yet, and its binner."""
+
+    __slots__ = ("_binner", "_blocks")
+
+    def __init__(self) -> None:
+        self._binner: MotionBinner | None = None
+        self._blocks: list[tuple[FloatArray, FloatArray, FloatArray | None]] = []
+
+    def add(self, t_s: FloatArray, acc_b: FloatArray, gyro_b: FloatArray | None) -> None:
+        if self._binner is None:
+            self._binner = MotionBinner(has_gyro=gyro_b is not None)
+        if t_s.shape[0]:
+            self._blocks.append((t_s, acc_b, gyro_b))
+
+    def span_s(self) -> float:
+        if not self._blocks:
+            return 0.0
+        return float(self._blocks[-1][0][-1] - self._blocks[0][0][0])
+
+    def take(self, *, final: bool) -> MotionBins | None:
+        """Complete bins of the pending samples (all of them at the end of data)."""
+        if self._binner is None:
+            return None
+        out = None
+        if self._blocks:
+            t = np.concatenate([b[0] for b in self._blocks])
+            acc = np.concatenate([b[1] for b in self._blocks])
+            gyro = None
+            if all(b[2] is not None for b in self._blocks):
+                gyro = np.concatenate([b[2] for b in self._blocks if b[2] is not None])
+            self._blocks = []
+            out = self._binner.add(t, acc, gyro)
+        if final:
+            last = self._binner.finish()
+            out = last if out is None else _join(out, last)
+        return out
+
+
+def _join(old: MotionBins, new: MotionBins) -> MotionBins:
+    if len(new) == 0:
+        return old
+    return old.concat(new)
