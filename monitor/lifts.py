@@ -19,8 +19,8 @@ the wearer leaves home, an excursion starts. Each anchor reached afterwards is *
 if its posture is within ``return_deg`` of home and the body is not lower than at home by
 more than ``return_drop_m``; other anchors (the bottom of a squat, a held stoop) are
 intermediate. A home-like anchor closes the excursion, and the excursion is a **lift** when
-it lasted at most ``max_lift_s`` and the sensor's segment tilted at least ``bend_deg`` from
-the home posture (trunk 20°, the EN 1005-4 bend; waist 10°, the pelvis turning about half as
+it lasted at most ``max_lift_s`` and the sensor's segment flexed forward at least
+``bend_deg`` from the home posture (trunk 20°, the EN 1005-4 bend; waist 10°, the pelvis turning about half as
 far as the trunk) or went down at least ``min_drop_m`` (a squat can keep the pelvis upright).
 The home-like anchor becomes the new home. Longer excursions are postures (sitting,
 kneeling, leaning over a bench); after ``rehome_s`` away the current anchor becomes home.
@@ -583,7 +583,7 @@ def _judge(
     else:
         peak = min(max(height.low_bin - start, 0), flexion.shape[0] - 1)
     thigh_peak = _thigh_peak(state.thigh, home, start, stop, th)
-    qualifies = peak_incl >= bend_deg or drop >= th.min_drop_m
+    qualifies = peak_flexion >= bend_deg or drop >= th.min_drop_m
     if thigh_peak is not None:
         qualifies = qualifies or thigh_peak >= th.squat_thigh_deg
     angles = (flexion, lateral, incl)
