@@ -20,8 +20,9 @@ if its posture is within ``return_deg`` of home and the body is not lower than a
 more than ``return_drop_m``; other anchors (the bottom of a squat, a held stoop) are
 intermediate. A home-like anchor closes the excursion, and the excursion is a **lift** when
 it lasted at most ``max_lift_s`` and the sensor's segment flexed forward at least
-``bend_deg`` from the home posture (trunk 20°, the EN 1005-4 bend; waist 10°, the pelvis turning about half as
-far as the trunk) or went down at least ``min_drop_m`` (a squat can keep the pelvis upright).
+``bend_deg`` from the home posture (trunk 20°, the EN 1005-4 bend; waist 10°, the pelvis
+turning about half as far as the trunk) or went down at least ``min_drop_m`` (a squat can
+keep the pelvis upright).
 The home-like anchor becomes the new home. Longer excursions are postures (sitting,
 kneeling, leaning over a bench); after ``rehome_s`` away the current anchor becomes home.
 

@@ -228,3 +228,16 @@ def test_evidence_names_every_number_with_its_unit() -> None:
     assert "thigh_peak_deg" not in evidence
     assert windows
     assert frequency_evidence(windows[0])["bends"] == float(windows[0].bends)
+
+
+def test_slow_sensors_and_gaps_in_the_data() -> None:
+    scenario = _lifting_scenario()
+    sensor = SimulatedSensor(scenario, Placement.TRUNK, "slow", rate_hz=25.0, start_s=500.0)
+    rec = sensor.recording()
+    lifts, _ = detect_lifts(_bins(rec), Placement.TRUNK)
+    assert [lift.technique for lift in lifts] == _expected()
+    # 6 s without samples during the walk: the lifts around it are still found.
+    keep = (rec.t_s < 550.0) | (rec.t_s > 556.0)
+    gappy = Recording(t_s=rec.t_s[keep], acc_g=rec.acc_g[keep], gyro_dps=None)
+    lifts, _ = detect_lifts(_bins(gappy), Placement.TRUNK)
+    assert [lift.technique for lift in lifts] == _expected()
