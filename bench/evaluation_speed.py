@@ -7,6 +7,11 @@ pace and at a 15 s pace, and the offline one (``analyze_sensors`` on the whole r
 Prints min/median/max seconds and the peak resident memory of the process. Target: 24 h
 evaluated in at most 3 s. An evaluation pass costs a few hundred microseconds of numpy call
 overhead whatever its length, so the cost per day is about that times the number of passes.
+
+``--live-hours H`` (default 2) also times the live case of the target "4 sensors at 100 Hz
+cost at most 1 % of one core": two wearers with a trunk and a thigh sensor each, fed 1 s
+blocks in time order at the live pace, for H hours of sample time; the CPU time it took
+(``time.process_time``) over H hours is the share of one core.
 """
 
 from __future__ import annotations
@@ -96,6 +101,33 @@ def stream(recording: Recording, evaluate_every_s: float, block_s: float = 1.0) 
     return len(evaluator.segments)
 
 
+def live_four_sensors(recording: Recording, hours: float) -> float:
+    """CPU seconds to evaluate two wearers (trunk + thigh each) live for ``hours``."""
+    n = min(len(recording), int(hours * 3600 * RATE_HZ))
+    step = int(RATE_HZ)  # 1 s blocks, as sensors deliver them
+    gyro = recording.gyro_dps
+    assert gyro is not None
+    wearers = []
+    for name in ("ann", "bob"):
+        setups = [
+            SensorSetup(f"{name}-trunk", Placement.TRUNK, Mount.identity()),
+            SensorSetup(f"{name}-thigh", Placement.THIGH, Mount.identity()),
+        ]
+        wearers.append((WearerEvaluator(name, setups, EvaluationThresholds()), setups))
+    t: FloatArray = recording.t_s
+    start = time.process_time()
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        for evaluator, setups in wearers:
+            for setup in setups:
+                evaluator.feed(
+                    SampleBlock(setup.sensor_id, t[a:b], recording.acc_g[a:b], gyro[a:b])
+                )
+    for evaluator, _ in wearers:
+        evaluator.finish()
+    return time.process_time() - start
+
+
 def offline(recording: Recording) -> int:
     """The analyze path on the whole recording; return the segment count."""
     return len(analyze_sensors({SETUP: recording}).segments)
@@ -117,31 +149,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.evaluation_speed")
     parser.add_argument("--hours", type=float, default=24.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--live-hours", type=float, default=2.0)
     args = parser.parse_args(argv)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     recording = synthetic_day(int(args.hours * 3600))
     print(f"{args.hours:g} h at {RATE_HZ:g} Hz, 6 axes: {len(recording):,} samples")
     ok = True
-    runs: list[tuple[str, Callable[[], int]]] = [
+    runs: list[tuple[str, Callable[[], int], bool]] = [
+        ("offline (analyze)", lambda: offline(recording), True),
         (
             f"stream, pace {LIVE_EVALUATE_EVERY_S:g} s",
             lambda: stream(recording, LIVE_EVALUATE_EVERY_S),
+            False,
         ),
-        ("stream, pace 15 s", lambda: stream(recording, 15.0)),
-        ("offline (analyze)", lambda: offline(recording)),
+        ("stream, pace 15 s", lambda: stream(recording, 15.0), False),
     ]
     scaled = TARGET_S * args.hours / 24.0
-    for name, run in runs:
+    for name, run, has_target in runs:
         times, segments = timed(run, args.repeats)
-        ok = ok and min(times) <= scaled
+        if has_target:
+            ok = ok and max(times) <= scaled
+        target = f"target {scaled:.2f} s" if has_target else "no target: the live cost is below"
         print(
             f"{name:20} min {min(times):6.2f} s  median {statistics.median(times):6.2f} s  "
-            f"max {max(times):6.2f} s  ({segments} segments; target {scaled:.2f} s)"
+            f"max {max(times):6.2f} s  ({segments} segments; {target})"
+        )
+    if args.live_hours > 0:
+        live_hours = min(args.live_hours, args.hours)
+        shares = [
+            100.0 * live_four_sensors(recording, live_hours) / (live_hours * 3600.0)
+            for _ in range(args.repeats)
+        ]
+        ok = ok and max(shares) <= 1.0
+        print(
+            f"{'live, 4 sensors':20} min {min(shares):6.3f} %  median "
+            f"{statistics.median(shares):6.3f} %  max {max(shares):6.3f} %  of one core "
+            f"({live_hours:g} h at {RATE_HZ:g} Hz, pace {LIVE_EVALUATE_EVERY_S:g} s; target 1 %)"
         )
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"peak RSS {peak_kib / 1024:.0f} MiB (includes the day's samples in memory)")
-    print("every path meets the target" if ok else "some path is ABOVE the target")
+    print("the targets are met" if ok else "a target is MISSED")
     return 0
 
 

@@ -207,12 +207,13 @@ class _Hold:
 
     __slots__ = ("fired", "hi", "last", "limit_s", "lo", "nudge_s", "start", "total")
 
-    def __init__(self, c: int, value: float) -> None:
-        self.start = c
-        self.last = c
-        self.lo = value
-        self.hi = value
-        self.total = value
+    def __init__(self, start: int) -> None:
+        """An empty hold that will start at window ``start``."""
+        self.start = start
+        self.last = start - 1
+        self.lo = math.inf
+        self.hi = -math.inf
+        self.total = 0.0
         self.fired = False
         self.limit_s = math.nan
         self.nudge_s = math.nan
@@ -346,73 +347,107 @@ class PostureTracker:
         kind: EventType,
         out: list[tuple[float, Observation]],
     ) -> _Hold | None:
-        """Advance one quantity's holds over the windows (a loop over usable windows only)."""
-        th = self._th
-        tolerance = 2.0 * th.hold_tolerance_deg
-        hold_min = max(1, math.ceil(th.hold_min_s))
+        """Advance one quantity's holds over the windows, a few numpy calls per hold."""
         index = np.flatnonzero(ok)
-        for i, value in zip(index.tolist(), values[index].tolist(), strict=True):
-            c = first + i
-            if hold is not None and (
-                hold.last != c - 1 or max(hold.hi, value) - min(hold.lo, value) > tolerance
-            ):
-                self._close(hold, kind)
-                hold = None
-            if hold is None:
-                hold = _Hold(c, value)
-            else:
-                hold.last = c
-                hold.lo = min(hold.lo, value)
-                hold.hi = max(hold.hi, value)
-                hold.total += value
-            if hold.fired:
-                continue
-            duration = c - hold.start + 1
-            if duration < hold_min:
-                continue
-            mean = hold.mean
-            if kind is EventType.SLOUCH:
-                if mean <= th.neutral_flexion_deg:
-                    continue
-                limit = _limit_s(mean, th)
-                angle_key = "flexion_deg"
-            else:
-                limit = th.side_bend_hold_s if abs(mean) > th.side_bend_deg else math.inf
-                angle_key = "lateral_deg"
-            if duration < limit:
-                continue
-            hold.fired = True
-            hold.limit_s = limit
-            hold.nudge_s = c + 0.5
-            observation = Observation(
-                wearer=self.wearer,
-                type=kind,
-                start_s=hold.start - 0.5,
-                end_s=c + 0.5,
-                evidence=MappingProxyType(
-                    {"hold_s": float(duration), angle_key: mean, "limit_s": limit}
-                ),
-            )
-            out.append((c + 0.5, observation))
+        if index.shape[0]:
+            usable = values[index]
+            breaks = np.flatnonzero(np.diff(index) != 1) + 1
+            starts = [0, *breaks.tolist()]
+            stops = [*breaks.tolist(), int(index.shape[0])]
+            for a, b in zip(starts, stops, strict=True):
+                c = first + int(index[a])
+                if hold is not None and hold.last != c - 1:
+                    self._close(hold, kind)
+                    hold = None
+                hold = self._extend(hold, c, usable[a:b], kind, out)
         # A window that could not continue the hold after the last usable one ends it.
         if hold is not None and hold.last < first + ok.shape[0] - 1:
             self._close(hold, kind)
             hold = None
         return hold
 
+    def _extend(
+        self,
+        hold: _Hold | None,
+        c: int,
+        run: FloatArray,
+        kind: EventType,
+        out: list[tuple[float, Observation]],
+    ) -> _Hold:
+        """Follow holds over consecutive usable windows ``c ..`` (values ``run``)."""
+        th = self._th
+        tolerance = 2.0 * th.hold_tolerance_deg
+        hold_min = max(1, math.ceil(th.hold_min_s))
+        pos = 0
+        n = run.shape[0]
+        while True:
+            if hold is None:
+                hold = _Hold(c + pos)
+            segment = run[pos:]
+            hi = np.maximum(np.maximum.accumulate(segment), hold.hi)
+            lo = np.minimum(np.minimum.accumulate(segment), hold.lo)
+            inside = hi - lo <= tolerance  # once outside, always outside
+            taken = int(segment.shape[0]) if bool(inside[-1]) else int(np.argmin(inside))
+            if taken:
+                totals = np.cumsum(np.concatenate(([hold.total], segment[:taken])))[1:]
+                if not hold.fired:
+                    self._fire(hold, c + pos, totals, kind=kind, hold_min=hold_min, out=out)
+                hold.last = c + pos + taken - 1
+                hold.hi, hold.lo = float(hi[taken - 1]), float(lo[taken - 1])
+                hold.total = float(totals[-1])
+            pos += taken
+            if pos >= n:
+                return hold
+            self._close(hold, kind)  # the range would grow beyond the tolerance
+            hold = None
+
+    def _fire(
+        self,
+        hold: _Hold,
+        c: int,
+        totals: FloatArray,
+        *,
+        kind: EventType,
+        hold_min: int,
+        out: list[tuple[float, Observation]],
+    ) -> None:
+        """Fire the observation at the first window ``c ..`` where the hold reaches its limit."""
+        th = self._th
+        durations = np.arange(c, c + totals.shape[0]) - hold.start + 1
+        means = totals / durations
+        if kind is EventType.SLOUCH:
+            limits = max_hold_s(
+                means,
+                th.neutral_flexion_deg,
+                th.awkward_flexion_deg,
+                th.hold_at_neutral_s,
+                th.hold_at_awkward_s,
+            )
+            angle_key = "flexion_deg"
+        else:
+            limits = np.where(np.abs(means) > th.side_bend_deg, th.side_bend_hold_s, np.inf)
+            angle_key = "lateral_deg"
+        due = (durations >= hold_min) & (durations >= limits)
+        if not np.any(due):
+            return
+        k = int(np.argmax(due))
+        at = c + k
+        duration, mean, limit = float(durations[k]), float(means[k]), float(limits[k])
+        hold.fired = True
+        hold.limit_s = limit
+        hold.nudge_s = at + 0.5
+        observation = Observation(
+            wearer=self.wearer,
+            type=kind,
+            start_s=hold.start - 0.5,
+            end_s=at + 0.5,
+            evidence=MappingProxyType({"hold_s": duration, angle_key: mean, "limit_s": limit}),
+        )
+        out.append((at + 0.5, observation))
+
     def _close(self, hold: _Hold, kind: EventType) -> None:
         if hold.fired:
             self._holds.append(_record(hold, kind))
-
-
-def _limit_s(flexion_deg: float, th: EvaluationThresholds) -> float:
-    """:func:`max_hold_s` for one flexion above neutral (a plain float: called per window)."""
-    if flexion_deg > th.awkward_flexion_deg:
-        return 0.0
-    slope = (th.hold_at_awkward_s - th.hold_at_neutral_s) / (
-        th.awkward_flexion_deg - th.neutral_flexion_deg
-    )
-    return th.hold_at_neutral_s + slope * (flexion_deg - th.neutral_flexion_deg)
 
 
 def _record(hold: _Hold, kind: EventType) -> PostureHold:

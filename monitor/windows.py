@@ -188,7 +188,8 @@ def quarter_sums(
     q = np.floor(t_s * QUARTERS_PER_S).astype(np.int64) - first  # exact: 4 is a power of 2
     n = np.bincount(q, minlength=count)[:count].astype(np.int64)
     acc = np.asarray(acc_g, dtype=np.float64)
-    per_sample = np.empty((acc.shape[0], _COLUMNS))
+    # Column-major: every column is filled and summed as one contiguous run.
+    per_sample = np.empty((acc.shape[0], _COLUMNS), order="F")
     per_sample[:, _ACC] = acc
     np.multiply(acc[:, _PAIR_I], acc[:, _PAIR_J], out=per_sample[:, _PROD])
     mag_sq = per_sample[:, 3] + per_sample[:, 4] + per_sample[:, 5]  # as magnitude_g does
