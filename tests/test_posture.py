@@ -21,7 +21,7 @@ from devices.scenario import Activity, Scenario, ScenarioStep
 from devices.simulated import SimulatedSensor
 from monitor.activity import SITTING, STANDING, WALKING
 from monitor.analyze import analyze_sensors
-from monitor.evaluation import EvaluationThresholds, SensorSetup
+from monitor.evaluation import EvaluationThresholds, SensorSetup, WearerEvaluator
 from monitor.posture import (
     BAND_AWKWARD,
     BAND_MODERATE,
@@ -302,3 +302,37 @@ def test_a_long_stoop_over_upright_thighs_counts_as_awkward_standing() -> None:
     # The trunk alone cannot tell a stoop this long from lying on the front (Acti4's rule).
     alone = analyze_sensors({SensorSetup("chest", Placement.TRUNK, MOUNT): chest.recording()})
     assert "lying" in {str(s.activity) for s in alone.segments}
+
+
+def test_status_reports_angles_steps_cadence_and_exposure() -> None:
+    scenario = _scenario(
+        ScenarioStep(Activity.STANDING, 20.0),
+        ScenarioStep(Activity.WALKING, 90.0),
+        ScenarioStep(Activity.STANDING, 30.0, trunk_flexion_deg=30.0, lateral_bend_deg=-12.0),
+    )
+    chest = SimulatedSensor(scenario, Placement.TRUNK, "chest", mount=MOUNT, seed=5)
+    thigh = SimulatedSensor(scenario, Placement.THIGH, "thigh", mount=MOUNT, seed=5)
+    setups = [
+        SensorSetup("chest", Placement.TRUNK, MOUNT),
+        SensorSetup("thigh", Placement.THIGH, MOUNT),
+    ]
+    ev = WearerEvaluator("ann", setups, TH)
+    walking_status = None
+    for chest_block, thigh_block in zip(chest.blocks(), thigh.blocks(), strict=True):
+        ev.feed(chest_block)
+        ev.feed(thigh_block)
+        if walking_status is None and float(chest_block.t_s[-1]) >= 100.0:
+            walking_status = ev.status()
+    assert walking_status is not None
+    assert walking_status.activity == "walking"
+    assert walking_status.cadence_spm == pytest.approx(108.0, rel=0.06)  # 1.8 steps/s
+    assert walking_status.steps == pytest.approx(1.8 * 78, rel=0.1)
+    status = ev.status()
+    assert status.activity == "standing"
+    assert status.cadence_spm is None
+    assert status.trunk_flexion_deg == pytest.approx(30.0, abs=2.0)
+    assert status.trunk_lateral_deg == pytest.approx(-12.0, abs=2.0)
+    assert status.lying_position is None
+    assert status.exposure.moderate_s >= 15
+    assert status.flexion_over_60_share == 0.0
+    assert status.rotation_over_30_share is not None
