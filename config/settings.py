@@ -7,6 +7,7 @@ import tomllib
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AwareDatetime,
@@ -62,6 +63,7 @@ class MqttSettings(_Section):
     key_file: Path | None = None
     keepalive_s: int = Field(30, ge=5, le=3600)
     discovery_prefix: TopicSegment = "homeassistant"
+    protocol: Literal["5", "3.1.1"] = "5"
 
     @field_validator("base_topic")
     @classmethod
@@ -152,13 +154,51 @@ class ThresholdSettings(_Section):
         return self
 
 
+_QUIET_HOURS_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
 class PolicySettings(_Section):
-    """How often nudges may come."""
+    """How often nudges may come, and when not (urgent alerts always pass)."""
 
     default_cooldown_min: float = Field(20.0, ge=0, le=24 * 60)
     cooldown_min: dict[TopicSegment, Annotated[float, Field(ge=0, le=7 * 24 * 60)]] = Field(
         default_factory=dict
     )
+    quiet_hours: str | None = "22:00-07:00"
+    default_daily_cap: int | None = Field(8, ge=0, le=1000)
+    daily_cap: dict[TopicSegment, Annotated[int, Field(ge=0, le=1000)]] = Field(
+        default_factory=dict
+    )
+    total_daily_cap: int | None = Field(20, ge=0, le=1000)
+    dedup_window_h: float = Field(24.0, ge=0, le=7 * 24)
+    escalation_interval_min: float = Field(5.0, gt=0, le=24 * 60)
+    escalation_window_min: float = Field(60.0, ge=0, le=7 * 24 * 60)
+    tips: bool = True
+    timezone: str | None = None
+    retention_days: float = Field(90.0, gt=0, le=3650)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _check_quiet_hours(cls, value: str | None) -> str | None:
+        if value is not None and value.lower() != "off" and not _QUIET_HOURS_RE.match(value):
+            raise ValueError("must be HH:MM-HH:MM (local time, e.g. 22:00-07:00) or 'off'")
+        return None if value is not None and value.lower() == "off" else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError("must be an IANA time zone such as Europe/Berlin") from exc
+        return value
+
+
+class HomeAssistantSettings(_Section):
+    """Home Assistant MQTT discovery."""
+
+    discovery: bool = True
 
 
 class SimulationSettings(_Section):
@@ -193,6 +233,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = PolicySettings()
     simulation: SimulationSettings = SimulationSettings()
     daemon: DaemonSettings = DaemonSettings()
+    homeassistant: HomeAssistantSettings = HomeAssistantSettings()
 
     @field_validator("log_level", mode="before")
     @classmethod

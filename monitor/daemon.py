@@ -7,15 +7,32 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from functools import partial
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from alerts.catalogue import Catalogue
+from alerts.commands import (
+    Calibrate,
+    Command,
+    CommandListener,
+    DeclareLoad,
+    ErrorCode,
+    Outcome,
+    calibrate_result,
+    declare_load_result,
+    serve_commands,
+)
+from alerts.discovery import DiscoveryAnnouncer, DiscoverySensor, DiscoveryWearer
 from alerts.events import Observation
+from alerts.guidance import DEFAULT_TIPS
 from alerts.mqtt import MqttConnection, MqttPublisher
 from alerts.nudge import NudgeKind
-from alerts.policy import DeliveryPolicy
+from alerts.policy import DeliveryPolicy, PolicyRules, QuietHours
+from alerts.service import serve_timers
 from alerts.state import SensorStatus, WearerState
+from alerts.store import AlertStore, StoreError
 from alerts.topics import Topics
 from config.settings import ConfigError, SensorSettings, Settings, WearerSettings
 from devices.ble import AdapterGate, BleSensorConfig, BleSensorSource
@@ -30,6 +47,8 @@ from devices.simulated import SimulatedSensor
 from devices.source import SampleSource
 from monitor.clock import ScaledClock
 from monitor.evaluation import (
+    LIVE_EVALUATE_EVERY_S,
+    EvaluationError,
     EvaluationThresholds,
     SensorSetup,
     WearerEvaluator,
@@ -40,6 +59,13 @@ log = logging.getLogger(__name__)
 
 _RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 15.0, 60.0)
 _SENSOR_STATUS_POLL_S = 1.0
+_HALF_SECOND_S = 0.5
+_REAL_TIME_LIKE_SPEED = 20.0  # up to this speed, blocks and decisions keep their real pace
+
+
+def _wall_scale(speed: float) -> float:
+    """How much more sample time a block or decision step covers at ``speed``."""
+    return max(1.0, speed / _REAL_TIME_LIKE_SPEED)
 
 
 class ShutdownRequestedError(Exception):
@@ -103,6 +129,7 @@ class WearerPipeline:
     queue: BlockQueue
     evaluator: WearerEvaluator
     open_sources: int = field(init=False)
+    declared_load: tuple[float, datetime] | None = None  # kg, until (wall time)
 
     def __post_init__(self) -> None:
         """Every source closes the queue once when it ends."""
@@ -140,11 +167,19 @@ def _mount_of(wearer: WearerSettings, sensor: SensorSettings) -> Mount | None:
 def build_source(
     wearer: WearerSettings,
     sensor: SensorSettings,
+    *,
     mount: Mount | None,
     start_s: float,
     gate: AdapterGate,
+    speed: float = 1.0,
 ) -> SampleSource:
-    """The sample source a sensor's settings describe; problems are ConfigErrors."""
+    """The sample source a sensor's settings describe; problems are ConfigErrors.
+
+    Simulated and replayed sources deliver blocks of half a second of samples, as a radio
+    would, but never more than about 40 blocks per wall second: at high speed each block
+    covers more sample time, so per-block overhead does not grow with the speed.
+    """
+    block_s = _HALF_SECOND_S * _wall_scale(speed)
     key = f"wearers.{wearer.name}.sensors.{sensor.id}"
     if sensor.is_bluetooth:
         return BleSensorSource(
@@ -173,19 +208,21 @@ def build_source(
             mount=mount if mount is not None else Mount.identity(),
             seed=sensor.seed,
             start_s=start_s,
+            block_s=block_s,
         )
     assert sensor.file is not None  # checked by the settings model
     try:
         recording = read_recording(sensor.file)
     except RecordingError as exc:
         raise ConfigError(f"{key}.file: {exc}") from exc
-    return ReplaySource(recording=recording, sensor_id=sensor.id, start_s=start_s)
+    return ReplaySource(recording=recording, sensor_id=sensor.id, start_s=start_s, block_s=block_s)
 
 
 def build_pipelines(settings: Settings, start_s: float) -> list[WearerPipeline]:
     """Every wearer's pipeline; raises ConfigError before anything starts."""
     # A sensor counts as stalled after stall_s of *wall* time without samples while the
     # others stream; sample time runs `speed` times faster than the wall, so scale it.
+    speed = settings.simulation.speed
     base = evaluation_thresholds(settings)
     thresholds = replace(base, stall_s=base.stall_s * max(1.0, settings.simulation.speed))
     # Likewise the queue bounds how far (in wall time) the evaluation may fall behind.
@@ -198,37 +235,85 @@ def build_pipelines(settings: Settings, start_s: float) -> list[WearerPipeline]:
         for sensor in wearer.sensors:
             mount = _mount_of(wearer, sensor)
             setups.append(SensorSetup(sensor.id, Placement(sensor.placement), mount))
-            source = build_source(wearer, sensor, mount, start_s, gate)
+            source = build_source(
+                wearer, sensor, mount=mount, start_s=start_s, gate=gate, speed=speed
+            )
             sensors.append(SensorRuntime(sensor, source))
         pipelines.append(
             WearerPipeline(
                 name=wearer.name,
                 sensors=sensors,
                 queue=BlockQueue(maxsize=queue_blocks),
-                evaluator=WearerEvaluator(wearer.name, setups, thresholds),
+                evaluator=WearerEvaluator(
+                    wearer.name,
+                    setups,
+                    thresholds,
+                    # Decide as often in wall time as at real speed: cost stays bounded.
+                    evaluate_every_s=LIVE_EVALUATE_EVERY_S * _wall_scale(speed),
+                ),
             )
         )
     return pipelines
 
 
-def build_policy(settings: Settings, clock: ScaledClock) -> DeliveryPolicy:
-    """The delivery policy with the configured cool-downs."""
-    cooldowns = {}
-    for name, minutes in settings.policy.cooldown_min.items():
-        try:
-            kind = NudgeKind(name)
-        except ValueError as exc:
-            allowed = ", ".join(k.value for k in NudgeKind)
-            raise ConfigError(
-                f"policy.cooldown_min.{name}: unknown nudge kind (allowed: {allowed})"
-            ) from exc
-        cooldowns[kind] = minutes * 60.0
+def policy_rules(settings: Settings) -> PolicyRules:
+    """Quiet hours, caps, de-duplication, escalation and tips from the settings."""
+    policy = settings.policy
+    quiet = None
+    if policy.quiet_hours is not None:
+        start, end = policy.quiet_hours.split("-")
+        quiet = QuietHours(time.fromisoformat(start), time.fromisoformat(end))
+    return PolicyRules(
+        quiet_hours=quiet,
+        daily_cap={_nudge_kind("policy.daily_cap", k): v for k, v in policy.daily_cap.items()},
+        default_daily_cap=policy.default_daily_cap,
+        total_daily_cap=policy.total_daily_cap,
+        dedup_window_s=policy.dedup_window_h * 3600.0,
+        escalation_interval_s=policy.escalation_interval_min * 60.0,
+        escalation_window_s=policy.escalation_window_min * 60.0,
+        tips=DEFAULT_TIPS if policy.tips else (),
+        timezone=ZoneInfo(policy.timezone) if policy.timezone else None,
+    )
+
+
+def _nudge_kind(key: str, name: str) -> NudgeKind:
+    try:
+        return NudgeKind(name)
+    except ValueError as exc:
+        allowed = ", ".join(k.value for k in NudgeKind)
+        raise ConfigError(f"{key}.{name}: unknown nudge kind (allowed: {allowed})") from exc
+
+
+def build_policy(
+    settings: Settings, clock: ScaledClock, store: AlertStore | None = None
+) -> DeliveryPolicy:
+    """The delivery policy with the configured cool-downs and rules."""
+    cooldowns = {
+        _nudge_kind("policy.cooldown_min", name): minutes * 60.0
+        for name, minutes in settings.policy.cooldown_min.items()
+    }
     return DeliveryPolicy(
         catalogue=Catalogue(),
         clock=clock,
         cooldown_s=cooldowns,
         default_cooldown_s=settings.policy.default_cooldown_min * 60.0,
+        rules=policy_rules(settings),
+        store=store,
     )
+
+
+def open_store(state_dir: Path) -> AlertStore:
+    """The SQLite store in the state directory; an unusable directory is a ConfigError."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        store = AlertStore.open(state_dir / "alerts.sqlite3")
+    except (OSError, StoreError) as exc:
+        raise ConfigError(f"state_dir = '{state_dir}': cannot keep data there ({exc})") from exc
+    if store.recovered_from is not None:
+        log.error(
+            "the store was unreadable; moved aside to %s and started afresh", store.recovered_from
+        )
+    return store
 
 
 def mqtt_connection(settings: Settings) -> MqttConnection:
@@ -253,6 +338,7 @@ def mqtt_connection(settings: Settings) -> MqttConnection:
         cert_file=mqtt.cert_file,
         key_file=mqtt.key_file,
         keepalive_s=mqtt.keepalive_s,
+        mqtt5=mqtt.protocol == "5",
     )
 
 
@@ -306,6 +392,7 @@ class Daemon:
     settings: Settings
     clock: ScaledClock
     pipelines: list[WearerPipeline]
+    store: AlertStore
     policy: DeliveryPolicy
     connection: MqttConnection
     topics: Topics
@@ -314,14 +401,22 @@ class Daemon:
 
     @classmethod
     def build(cls, settings: Settings, clock: ScaledClock) -> Daemon:
-        """Build every part; raises ConfigError before anything starts."""
+        """Build every part; raises ConfigError before anything starts.
+
+        Opens (or creates) the SQLite store in the state directory: policy state, outbox,
+        what Home Assistant was told. A corrupt store is moved aside and a fresh one begun.
+        """
         start_s = clock.now_s()
+        pipelines = build_pipelines(settings, start_s=start_s)
+        connection = mqtt_connection(settings)
+        store = open_store(settings.state_dir)
         return cls(
             settings=settings,
             clock=clock,
-            pipelines=build_pipelines(settings, start_s=start_s),
-            policy=build_policy(settings, clock),
-            connection=mqtt_connection(settings),
+            pipelines=pipelines,
+            store=store,
+            policy=build_policy(settings, clock, store),
+            connection=connection,
             topics=Topics(settings.mqtt.base_topic),
             start_s=start_s,
         )
@@ -338,23 +433,100 @@ class Daemon:
             self.connection.port,
             self.topics.base,
         )
+        publisher = MqttPublisher(self.connection, self.topics, outbox=self.store.outbox)
+        # Both subscribe through the publisher, so they exist before it connects.
+        listener = CommandListener(publisher, self.clock, wearers=self._wearer_names())
+        if self.settings.homeassistant.discovery:
+            DiscoveryAnnouncer(
+                publisher,
+                self.store,
+                self.clock,
+                [
+                    DiscoveryWearer(
+                        w.name, tuple(DiscoverySensor(s.id, s.placement) for s in w.sensors)
+                    )
+                    for w in self.settings.wearers
+                ],
+                prefix=self.settings.mqtt.discovery_prefix,
+                sitting_limit_s=self.settings.thresholds.sitting_limit_min * 60.0,
+            )
         try:
-            async with MqttPublisher(self.connection, self.topics) as publisher:
+            async with publisher:
                 simulation = self.settings.simulation
                 if simulation.speed != 1.0 or simulation.start is not None:
                     # A simulated day starts when its sensors start, not when it was
                     # planned: otherwise connecting would arrive as one burst of samples.
                     self.clock.restart_at(self.start_s)
-                await self._run_tasks(publisher, until_sources_end=until_sources_end)
+                await self._run_tasks(publisher, listener, until_sources_end=until_sources_end)
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
+            self.store.close()
         log.info("backwatch stopped")
 
-    async def _run_tasks(self, publisher: MqttPublisher, *, until_sources_end: bool) -> None:
+    def _wearer_names(self) -> list[str]:
+        return [pipeline.name for pipeline in self.pipelines]
+
+    def _handle_command(self, command: Command) -> Outcome:
+        """Commands the delivery policy does not own: calibrate, declare a load."""
+        pipeline = next((p for p in self.pipelines if p.name == command.wearer), None)
+        if pipeline is None:  # the listener only passes configured wearers
+            return Outcome.failed(ErrorCode.UNKNOWN_WEARER, f"no wearer {command.wearer!r}")
+        match command:
+            case Calibrate():
+                ids = [s.settings.id for s in pipeline.sensors]
+                if command.sensor is not None:
+                    if command.sensor not in ids:
+                        return Outcome.failed(
+                            ErrorCode.REJECTED, f"{command.wearer} has no sensor {command.sensor!r}"
+                        )
+                    ids = [command.sensor]
+                try:
+                    for sensor_id in ids:
+                        orientation = pipeline.evaluator.calibrate_upright(sensor_id)
+                        log.info("%s/%s calibrated (%s)", pipeline.name, sensor_id, orientation)
+                except EvaluationError as exc:
+                    return Outcome.failed(ErrorCode.UNAVAILABLE, str(exc))
+                return Outcome.ok(calibrate_result(ids))
+            case DeclareLoad():
+                until = (
+                    None
+                    if command.load_kg == 0
+                    else self.clock.now() + timedelta(seconds=command.duration_s)
+                )
+                pipeline.declared_load = None if until is None else (command.load_kg, until)
+                return Outcome.ok(declare_load_result(command.load_kg, until))
+        return Outcome.failed(ErrorCode.REJECTED, f"{type(command).__name__} is not handled here")
+
+    async def _run_tasks(
+        self, publisher: MqttPublisher, listener: CommandListener, *, until_sources_end: bool
+    ) -> None:
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._wait_for_stop())
+                tasks.create_task(
+                    _supervise(
+                        "commands",
+                        partial(
+                            serve_commands, listener, self.policy, publisher, self._handle_command
+                        ),
+                        lambda: None,
+                    )
+                )
+                tasks.create_task(
+                    _supervise(
+                        "timers",
+                        partial(
+                            serve_timers,
+                            self.policy,
+                            publisher,
+                            self._wearer_names(),
+                            self.clock.sleep_s,
+                        ),
+                        lambda: None,
+                    )
+                )
+                tasks.create_task(self._prune_history())
                 evaluations = []
                 tasks.create_task(self._publish_sensor_status(publisher))
                 for pipeline in self.pipelines:
@@ -404,6 +576,15 @@ class Daemon:
                         publisher.publish_sensor_status(pipeline.name, sensor.settings.id, status)
                         sensor.last_status, sensor.last_status_s = key, now_s
             await asyncio.sleep(_SENSOR_STATUS_POLL_S)
+
+    async def _prune_history(self) -> None:
+        """Once a day of the clock, drop history older than the retention period."""
+        retention_s = self.settings.policy.retention_days * 86_400.0
+        while True:
+            removed = self.store.prune(self.clock.now_s() - retention_s)
+            if removed:
+                log.info("removed %d records older than %g days", removed, retention_s / 86_400)
+            await self.clock.sleep_s(86_400.0)
 
     async def _wait_for_stop(self) -> None:
         await self.stop.wait()
