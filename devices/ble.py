@@ -34,6 +34,7 @@ from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 from bleak_retry_connector import BleakClientWithServiceCache, establish_connection
 
+from devices.gyro_merge import AccGyroMerger, MergedRun
 from devices.pacing import Pacer
 from devices.protocols import diy, thingy52
 from devices.protocols.battery import BATTERY_LEVEL_UUID, decode_battery_level
@@ -44,6 +45,7 @@ from devices.protocols.polar_pmd import (
     PMD_DATA_UUID,
     PmdMeasurementType,
     PmdOpCode,
+    PmdSettings,
     PmdStatus,
     build_get_settings_command,
     build_start_command,
@@ -62,7 +64,14 @@ log = logging.getLogger(__name__)
 _LINK_ERRORS = (BleakError, TimeoutError, EOFError, OSError)
 _NS_PER_S = 1e9
 _COMMAND_TIMEOUT_S = 5.0
+_STOP_TIMEOUT_S = 1.0
 _RATE_WINDOW_S = 5.0
+_GYRO_WAIT_S = 2.0
+"""Longest a Polar accelerometer sample waits for gyroscope covering it (sensor time)."""
+_GYRO_FALLBACK_S = 5.0
+"""After this long without gyroscope progress, the accelerometer passes without waiting."""
+_GYRO_GAP_PERIODS = 3.0
+"""Gyroscope samples further apart than this many periods are a gap, not interpolated over."""
 
 
 class BleSourceError(Exception):
@@ -118,7 +127,9 @@ class BleSensorConfig:
     With ``address`` None, the first sensor of ``model`` (and ``name``, if given) found in a
     scan is used, and kept for later reconnects. ``rate_hz`` is the wanted sample rate:
     Polar picks the nearest rate the device offers, the Thingy clamps to 1-200 Hz, the DIY
-    board reports its own. ``adapter`` selects a controller such as ``"hci1"``.
+    board reports its own. ``range_g`` and ``gyro_range_dps`` are the wanted ranges (Polar
+    picks the nearest offered; the gyroscope only where the device has one, such as the
+    Verity Sense). ``adapter`` selects a controller such as ``"hci1"``.
     """
 
     sensor_id: str
@@ -128,6 +139,7 @@ class BleSensorConfig:
     adapter: str | None = None
     rate_hz: float | None = None
     range_g: int = 8
+    gyro_range_dps: int = 2000
     block_s: float = 0.1
     policy: ReconnectPolicy = field(default_factory=ReconnectPolicy)
 
@@ -161,6 +173,11 @@ class BleSensorStatus:
     connect_failures: int
     stale_timeouts: int
     last_error: str | None
+    samples_without_gyro: int = 0
+    """Samples of a sensor with a gyroscope that were delivered without it (gyroscope
+    refused, stalled or lost frames)."""
+    gyro_error: str | None = None
+    """Why a sensor's gyroscope is not streaming (e.g. the device refused to start it)."""
 
     @property
     def connected(self) -> bool:
@@ -238,15 +255,34 @@ class ClockAligner:
         """A new connection: the sensor clock may have restarted."""
         self._offset_s = None
 
-    def align(self, sensor_t_s: FloatArray, host_now_s: float) -> FloatArray:
-        """Host times of the samples; samples not after the previous output are dropped."""
-        candidate = host_now_s - float(sensor_t_s[-1])
+    @property
+    def anchored(self) -> bool:
+        """Whether an offset is known."""
+        return self._offset_s is not None
+
+    def observe(self, sensor_newest_s: float, host_now_s: float) -> None:
+        """The sensor sample at ``sensor_newest_s`` was received at ``host_now_s``."""
+        candidate = host_now_s - sensor_newest_s
         if self._offset_s is None or abs(candidate - self._offset_s) > self._reset_after_s:
             if self._offset_s is not None:
                 self.resets += 1
             self._offset_s = candidate
         else:
             self._offset_s += self._smoothing * (candidate - self._offset_s)
+
+    def align(self, sensor_t_s: FloatArray, host_now_s: float) -> FloatArray:
+        """Host times of the samples; samples not after the previous output are dropped."""
+        self.observe(float(sensor_t_s[-1]), host_now_s)
+        return self.map(sensor_t_s)
+
+    def map(self, sensor_t_s: FloatArray) -> FloatArray:
+        """Host times with the current offset (no update); drops samples not after the last.
+
+        For samples handed on later than they arrived (held back for another stream), so
+        the wait does not shift the offset.
+        """
+        if self._offset_s is None:
+            raise ValueError("ClockAligner.map before any observe")
         host_t_s = sensor_t_s + self._offset_s
         if self._last_s is not None:
             host_t_s = host_t_s[host_t_s > self._last_s]
@@ -266,6 +302,7 @@ class _Counters:
     reconnects: int = 0
     connect_failures: int = 0
     stale_timeouts: int = 0
+    samples_without_gyro: int = 0
 
 
 class _Emitter:
@@ -288,10 +325,26 @@ class _Emitter:
         self.last_data_monotonic_s: float | None = None
         self.rate_window: deque[tuple[float, int]] = deque()
 
-    def emit(self, sensor_t_s: FloatArray, acc_g: FloatArray, gyro_dps: FloatArray | None) -> None:
-        """Queue samples (sensor clock) for the next block; offer it once full."""
-        now_s = self._pacer.now_s()
-        host_t = self.aligner.align(sensor_t_s, now_s)
+    def observe(self, sensor_newest_s: float) -> None:
+        """A sample at ``sensor_newest_s`` (sensor clock) arrived now: update the clock offset."""
+        self.aligner.observe(sensor_newest_s, self._pacer.now_s())
+
+    def emit(
+        self,
+        sensor_t_s: FloatArray,
+        acc_g: FloatArray,
+        gyro_dps: FloatArray | None,
+        *,
+        observed: bool = False,
+    ) -> None:
+        """Queue samples (sensor clock) for the next block; offer it once full.
+
+        With ``observed`` the samples were held back after arriving and the clock offset was
+        already updated through :meth:`observe` when they did.
+        """
+        if not observed or not self.aligner.anchored:
+            self.observe(float(sensor_t_s[-1]))
+        host_t = self.aligner.map(sensor_t_s)
         keep = host_t.shape[0]
         if keep == 0:
             return
@@ -349,15 +402,29 @@ class _Session(ABC):
         self.emitter = emitter
         self.counters = counters
         self._warned_decode = False
+        self.gyro_error: str | None = None
 
     @abstractmethod
     async def start(self, client: BleakClient) -> None:
         """Configure the sensor and subscribe to its data."""
 
+    async def stop(self, client: BleakClient) -> None:
+        """Ask the sensor to stop streaming before a deliberate disconnect (if it needs that)."""
+        del client
+
+    def flush(self) -> None:
+        """Hand on whatever samples are held back (the link is going away)."""
+        return
+
     @property
     @abstractmethod
     def nominal_rate_hz(self) -> float:
         """The rate the sensor was started at."""
+
+    @property
+    def streams_note(self) -> str:
+        """What streams, for the status line (empty when there is nothing to say)."""
+        return ""
 
     def _decode_failed(self, exc: DecodeError) -> None:
         self.counters.decode_errors += 1
@@ -367,9 +434,13 @@ class _Session(ABC):
         else:
             log.debug("%s: undecodable notification: %s", self.config.sensor_id, exc)
 
+    def _mark_alive(self) -> None:
+        """Data arrived: the stale-data watchdog is satisfied."""
+        self.emitter.last_data_monotonic_s = asyncio.get_running_loop().time()
+
     def _mark_data(self) -> None:
         self.counters.notifications += 1
-        self.emitter.last_data_monotonic_s = asyncio.get_running_loop().time()
+        self._mark_alive()
 
 
 def _require(client: BleakClient, uuid: str, what: str) -> BleakGATTCharacteristic:
@@ -379,19 +450,54 @@ def _require(client: BleakClient, uuid: str, what: str) -> BleakGATTCharacterist
     return char
 
 
+def _nearest(offered: tuple[int, ...], wanted: float) -> int:
+    """The offered value closest to ``wanted`` (the larger one on a tie)."""
+    return min(offered, key=lambda value: (abs(value - wanted), -value))
+
+
+@dataclass(slots=True)
+class _PmdStream:
+    """One started PMD stream: what decoding its frames needs."""
+
+    kind: PmdMeasurementType
+    rate_hz: float
+    factor: float
+    previous_ns: int | None = None
+
+
 class _PolarSession(_Session):
-    """Polar PMD: read features, subscribe, ask for settings, start ACC."""
+    """Polar PMD: read features, subscribe, ask for settings, start GYRO (if offered) and ACC.
+
+    With a gyroscope (Verity Sense) both streams run at the same rate and an
+    :class:`AccGyroMerger` puts the gyroscope onto the accelerometer's sample times. The
+    gyroscope is started first so that it covers the accelerometer's first samples; a
+    gyroscope the device refuses (or that fails) leaves an accelerometer-only session with
+    :attr:`gyro_error` set, never a failed one.
+    """
 
     def __init__(self, config: BleSensorConfig, emitter: _Emitter, counters: _Counters) -> None:
         super().__init__(config, emitter, counters)
-        self._rate_hz = 0.0
-        self._factor = 1.0
-        self._previous_ns: int | None = None
+        self._streams: dict[PmdMeasurementType, _PmdStream] = {}
+        self._early_frames: dict[PmdMeasurementType, list[bytes]] | None = None
         self._response: asyncio.Future[bytes] | None = None
+        self._expected: tuple[PmdOpCode, PmdMeasurementType] | None = None
+        self._has_gyro = False
+        self._merger: AccGyroMerger | None = None
+        self._merger_without_gyro = 0
+        self._gyro_stalled = False
 
     @property
     def nominal_rate_hz(self) -> float:
-        return self._rate_hz
+        acc = self._streams.get(PmdMeasurementType.ACC)
+        return acc.rate_hz if acc is not None else 0.0
+
+    @property
+    def streams_note(self) -> str:
+        if not self._has_gyro:
+            return ""
+        if self._merger is not None:
+            return " (accelerometer + gyroscope)"
+        return f" (accelerometer only: {self.gyro_error})"
 
     async def start(self, client: BleakClient) -> None:
         control = _require(client, PMD_CONTROL_POINT_UUID, "PMD control point")
@@ -399,69 +505,218 @@ class _PolarSession(_Session):
         features = parse_features(bytes(await client.read_gatt_char(control)))
         if PmdMeasurementType.ACC not in features:
             raise SensorProtocolError("the device does not stream ACC over PMD")
+        self._has_gyro = PmdMeasurementType.GYRO in features
         await client.start_notify(control, self._on_control)
         await client.start_notify(data, self._on_data)
         acc = PmdMeasurementType.ACC
         offered = parse_settings(
             await self._command(client, control, build_get_settings_command(acc))
         )
-        wanted = self.config.rate_hz or 200.0
-        rates = offered.sample_rates_hz or (int(wanted),)
-        rate = min(rates, key=lambda r: (abs(r - wanted), -r))
-        ranges = offered.ranges or (self.config.range_g,)
-        range_g = self.config.range_g if self.config.range_g in ranges else max(ranges)
-        start = build_start_command(acc, sample_rate_hz=rate, resolution_bits=16, range_g=range_g)
+        wanted_hz = self.config.rate_hz or 200.0
+        rate_hz = _nearest(offered.sample_rates_hz or (round(wanted_hz),), wanted_hz)
+        if self._has_gyro:
+            await self._start_gyro(client, control, rate_hz)
+        range_g = _nearest(offered.ranges or (self.config.range_g,), self.config.range_g)
+        await self._start_stream(
+            client, control, acc, offered=offered, rate_hz=rate_hz, range_value=range_g
+        )
+        gyro = self._streams.get(PmdMeasurementType.GYRO)
+        if gyro is not None:
+            self._merger = AccGyroMerger(
+                max_wait_s=_GYRO_WAIT_S,
+                fallback_after_s=_GYRO_FALLBACK_S,
+                max_gap_s=_GYRO_GAP_PERIODS / gyro.rate_hz,
+                edge_tolerance_s=0.25 / max(gyro.rate_hz, float(rate_hz)),
+            )
+
+    async def _start_gyro(
+        self, client: BleakClient, control: BleakGATTCharacteristic, rate_hz: int
+    ) -> None:
+        """Start the gyroscope at the accelerometer's rate (or the nearest offered)."""
+        gyro = PmdMeasurementType.GYRO
         try:
-            parameters = await self._command(client, control, start)
-        except _AlreadyStartedError:
-            await self._command(client, control, build_stop_command(acc))
-            parameters = await self._command(client, control, start)
-        self._factor = parse_settings(parameters).factor or 1.0
-        self._rate_hz = float(rate)
-        self._previous_ns = None
+            offered = parse_settings(
+                await self._command(client, control, build_get_settings_command(gyro))
+            )
+            gyro_rate_hz = _nearest(offered.sample_rates_hz or (rate_hz,), rate_hz)
+            wanted_dps = self.config.gyro_range_dps
+            range_dps = _nearest(offered.ranges or (wanted_dps,), wanted_dps)
+            await self._start_stream(
+                client,
+                control,
+                gyro,
+                offered=offered,
+                rate_hz=gyro_rate_hz,
+                range_value=range_dps,
+            )
+        except (CommandRefusedError, DecodeError, TimeoutError) as exc:
+            self._streams.pop(gyro, None)
+            self.gyro_error = (
+                "no answer to a GYRO command" if isinstance(exc, TimeoutError) else str(exc)
+            )
+            log.debug("%s: gyroscope not started: %s", self.config.sensor_id, self.gyro_error)
+
+    async def _start_stream(
+        self,
+        client: BleakClient,
+        control: BleakGATTCharacteristic,
+        kind: PmdMeasurementType,
+        *,
+        offered: PmdSettings,
+        rate_hz: int,
+        range_value: int,
+    ) -> None:
+        resolutions = offered.resolutions_bits
+        resolution = 16 if not resolutions or 16 in resolutions else resolutions[0]
+        channels = offered.channels
+        start = build_start_command(
+            kind,
+            sample_rate_hz=rate_hz,
+            resolution_bits=resolution,
+            range_g=range_value,
+            channels=(3 if 3 in channels else channels[0]) if channels else None,
+        )
+        early: dict[PmdMeasurementType, list[bytes]] = {kind: []}
+        self._early_frames = early
+        try:
+            try:
+                parameters = await self._command(client, control, start)
+            except _AlreadyStartedError:
+                await self._command(client, control, build_stop_command(kind))
+                parameters = await self._command(client, control, start)
+        finally:
+            self._early_frames = None
+        factor = parse_settings(parameters).factor or 1.0
+        self._streams[kind] = _PmdStream(kind, float(rate_hz), factor)
+        for frame in early[kind]:  # frames that came before the START answer
+            self._on_frame(frame)
+
+    async def stop(self, client: BleakClient) -> None:
+        """STOP every stream started in this session (GYRO, then ACC)."""
+        control = client.services.get_characteristic(PMD_CONTROL_POINT_UUID)
+        for kind in sorted(self._streams, reverse=True):
+            self._streams.pop(kind)
+            if control is None:
+                continue
+            try:
+                await self._command(
+                    client, control, build_stop_command(kind), timeout_s=_STOP_TIMEOUT_S
+                )
+            except (CommandRefusedError, DecodeError, *_LINK_ERRORS) as exc:
+                log.debug("%s: STOP %s: %s", self.config.sensor_id, kind.name, exc)
+
+    def flush(self) -> None:
+        if self._merger is not None:
+            self._emit_runs(self._merger.flush())
 
     async def _command(
-        self, client: BleakClient, control: BleakGATTCharacteristic, command: bytes
+        self,
+        client: BleakClient,
+        control: BleakGATTCharacteristic,
+        command: bytes,
+        *,
+        timeout_s: float = _COMMAND_TIMEOUT_S,
     ) -> bytes:
         loop = asyncio.get_running_loop()
+        op, kind = PmdOpCode(command[0]), PmdMeasurementType(command[1])
         self._response = loop.create_future()
+        self._expected = (op, kind)
         await client.write_gatt_char(control, command, response=True)
-        async with asyncio.timeout(_COMMAND_TIMEOUT_S):
+        async with asyncio.timeout(timeout_s):
             answer = await self._response
         response = parse_control_point_response(answer)
-        op, kind = PmdOpCode(command[0]), PmdMeasurementType(command[1])
         if op is PmdOpCode.START_MEASUREMENT and response.status == PmdStatus.ALREADY_IN_STATE:
             raise _AlreadyStartedError
         return check_response(response, op, kind)
 
     def _on_control(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
-        if self._response is not None and not self._response.done():
-            self._response.set_result(bytes(data))
+        if self._response is None or self._response.done():
+            return
+        value = bytes(data)
+        try:
+            response = parse_control_point_response(value)
+        except DecodeError:
+            self._response.set_result(value)  # _command reports it
+            return
+        if (response.op_code, response.measurement_type) != self._expected:
+            # A late answer to an earlier command that timed out: not this one's.
+            log.debug("%s: ignoring PMD answer %s", self.config.sensor_id, value.hex(" "))
+            return
+        self._response.set_result(value)
 
     def _on_data(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
-        self._mark_data()
+        self.counters.notifications += 1
+        frame = bytes(data)
+        kind = frame[0] & 0x3F if frame else -1
+        if self._early_frames is not None and kind in self._early_frames:
+            self._early_frames[PmdMeasurementType(kind)].append(frame)
+            return
+        self._on_frame(frame)
+
+    def _on_frame(self, data: bytes) -> None:
+        kind = data[0] & 0x3F if data else -1
+        stream = self._streams.get(PmdMeasurementType(kind)) if kind in self._streams else None
+        if stream is None:
+            self._mark_alive()
+            self._decode_failed(DecodeError(f"PMD frame of a stream that is not running: {kind}"))
+            return
         try:
             frame = decode_data_frame(
-                bytes(data),
-                previous_timestamp_ns=self._previous_ns,
-                sample_rate_hz=self._rate_hz or None,
-                factor=self._factor,
+                data,
+                previous_timestamp_ns=stream.previous_ns,
+                sample_rate_hz=stream.rate_hz,
+                factor=stream.factor,
             )
         except DecodeError as exc:
+            self._mark_alive()
             self._decode_failed(exc)
             return
-        if frame.measurement_type is not PmdMeasurementType.ACC:
+        acc = frame.measurement_type is PmdMeasurementType.ACC
+        if acc:
+            # Only the accelerometer feeds the watchdog: gyroscope alone delivers nothing.
+            self._mark_alive()
+            if stream.previous_ns is not None:
+                expected_ns = len(frame) * _NS_PER_S / stream.rate_hz
+                elapsed_ns = frame.timestamp_ns - stream.previous_ns
+                if elapsed_ns > 1.5 * expected_ns:
+                    self.counters.sequence_gaps += 1
+                    self.counters.lost_samples += round(
+                        (elapsed_ns - expected_ns) / _NS_PER_S * stream.rate_hz
+                    )
+        stream.previous_ns = frame.timestamp_ns
+        sensor_t_s = frame.sample_timestamps_ns / _NS_PER_S
+        merger = self._merger
+        if merger is None:
+            if acc:
+                self.emitter.emit(sensor_t_s, frame.values, None)
+                if self._has_gyro:
+                    self.counters.samples_without_gyro += len(frame)
             return
-        if self._previous_ns is not None and self._rate_hz:
-            expected_ns = len(frame) * _NS_PER_S / self._rate_hz
-            elapsed_ns = frame.timestamp_ns - self._previous_ns
-            if elapsed_ns > 1.5 * expected_ns:
-                self.counters.sequence_gaps += 1
-                self.counters.lost_samples += round(
-                    (elapsed_ns - expected_ns) / _NS_PER_S * self._rate_hz
+        if acc:
+            self.emitter.observe(float(sensor_t_s[-1]))
+            self._emit_runs(merger.add_acc(sensor_t_s, frame.values))
+        else:
+            self._emit_runs(merger.add_gyro(sensor_t_s, frame.values))
+
+    def _emit_runs(self, runs: list[MergedRun]) -> None:
+        merger = self._merger
+        assert merger is not None
+        for run in runs:
+            self.emitter.emit(run.t_s, run.acc_g, run.gyro_dps, observed=True)
+        self.counters.samples_without_gyro += merger.samples_without_gyro - (
+            self._merger_without_gyro
+        )
+        self._merger_without_gyro = merger.samples_without_gyro
+        if merger.gyro_stalled != self._gyro_stalled:
+            self._gyro_stalled = merger.gyro_stalled
+            if self._gyro_stalled:
+                log.warning(
+                    "%s: no gyroscope data for %.0f s; passing the accelerometer on without it",
+                    self.config.sensor_id,
+                    merger.fallback_after_s,
                 )
-        self._previous_ns = frame.timestamp_ns
-        self.emitter.emit(frame.sample_timestamps_ns / _NS_PER_S, frame.values, None)
+            else:
+                log.info("%s: gyroscope data flowing again", self.config.sensor_id)
 
 
 class _AlreadyStartedError(Exception):
@@ -600,6 +855,7 @@ class BleSensorSource:
         self._emitter: _Emitter | None = None
         self._queue: BlockQueue | None = None
         self._streamed_before = False
+        self._gyro_error: str | None = None
 
     @property
     def sensor_id(self) -> str:
@@ -633,6 +889,8 @@ class BleSensorSource:
             connect_failures=c.connect_failures,
             stale_timeouts=c.stale_timeouts,
             last_error=self._last_error,
+            samples_without_gyro=c.samples_without_gyro,
+            gyro_error=self._gyro_error,
         )
 
     def _set_state(self, state: LinkState, pacer: Pacer) -> None:
@@ -741,6 +999,7 @@ class BleSensorSource:
             emitter.aligner.forget_offset()
             await self._read_battery(client)
             await session.start(client)
+            self._gyro_error = session.gyro_error
             emitter.last_data_monotonic_s = None
             self._set_state(LinkState.STREAMING, pacer)
             if self._streamed_before:
@@ -749,14 +1008,18 @@ class BleSensorSource:
             self._last_error = None
             self._report(
                 f"streaming {model} {self._name} ({self._address}) at "
-                f"{session.nominal_rate_hz:g} Hz"
+                f"{session.nominal_rate_hz:g} Hz{session.streams_note}"
             )
             streamed = True
             await self._watch(lost, emitter)
         finally:
-            if isinstance(session, _ThingySession):
-                session.flush()
+            session.flush()
             emitter.flush()
+            self._gyro_error = session.gyro_error
+            if client.is_connected:
+                with contextlib.suppress(*_LINK_ERRORS):
+                    async with asyncio.timeout(2 * _STOP_TIMEOUT_S + 0.5):
+                        await session.stop(client)
             with contextlib.suppress(*_LINK_ERRORS):
                 async with asyncio.timeout(5.0):
                     await client.disconnect()

@@ -7,6 +7,7 @@ themselves which ones arrived, in which order, and what was lost.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -27,12 +28,19 @@ from devices.emulator import (
     ConnectFailure,
     EmulatedDiyBoard,
     EmulatedPolarH10,
+    EmulatedPolarVeritySense,
     EmulatedSensor,
     EmulatedThingy52,
     EmulatorHandle,
     SensorIdentity,
 )
 from devices.protocols.catalog import SensorModel
+from devices.protocols.polar_pmd import (
+    PmdMeasurementType,
+    PmdOpCode,
+    PmdStatus,
+    parse_settings,
+)
 from devices.queue import BlockQueue
 from devices.samples import SampleBlock
 from monitor.clock import ScaledClock
@@ -41,6 +49,9 @@ from tests.bluez_bus import bluez_rig, counting_feed, sample_index
 H10 = "A0:9E:1A:00:00:01"
 THINGY = "C0:11:22:33:44:55"
 BOARD = "D0:11:22:33:44:66"
+VERITY = "A0:9E:1A:00:00:02"
+VERITY_SPEED = 4.0
+"""The emulated Verity Sense streams 4x faster than the wall (and the test's clock runs 4x)."""
 
 POLICY = ReconnectPolicy(
     initial_delay_s=0.1, max_delay_s=1.0, scan_timeout_s=3.0, stale_after_s=1.0
@@ -61,14 +72,23 @@ def board() -> EmulatedDiyBoard:
     return EmulatedDiyBoard(SensorIdentity(BOARD, "backwatch-imu"), counting_feed(104))
 
 
+def verity() -> EmulatedPolarVeritySense:
+    sensor = EmulatedPolarVeritySense(
+        SensorIdentity(VERITY, "Polar Sense 1A000002", battery_pct=91), counting_feed(52)
+    )
+    sensor.time_scale = VERITY_SPEED
+    return sensor
+
+
 class Running:
     """A source running in the background and the blocks it has offered so far."""
 
-    def __init__(self, source: BleSensorSource) -> None:
+    def __init__(self, source: BleSensorSource, speed: float = 1.0) -> None:
         self.source = source
         self.queue = BlockQueue(maxsize=10_000)
         self.blocks: list[SampleBlock] = []
-        self._run = asyncio.create_task(source.run(self.queue, ScaledClock.real()))
+        clock = ScaledClock(start_s=ScaledClock.real().start_s, speed=speed)
+        self._run = asyncio.create_task(source.run(self.queue, clock))
         self._drain = asyncio.create_task(self._collect())
 
     async def _collect(self) -> None:
@@ -152,8 +172,128 @@ def test_polar_h10_streams_200_hz_ground_truth(tmp_path: Path) -> None:
             0,
         )
         assert running.source.status().state is LinkState.STOPPED
+        # Acc only: no GYRO command was sent, nothing counted as missing gyro; ACC stopped.
+        assert (status.samples_without_gyro, status.gyro_error) == (0, None)
+        sent = [(c.op_code, c.measurement_type) for c in sensor.commands]
+        assert {kind for _, kind in sent} == {PmdMeasurementType.ACC}
+        assert sent[-1] == (PmdOpCode.STOP_MEASUREMENT, PmdMeasurementType.ACC)
 
-    run(tmp_path, [h10()], body)
+    sensor = h10()
+    run(tmp_path, [sensor], body)
+
+
+def gyro_matches_acc(running: Running) -> int:
+    """Blocks with gyro carry the feed's gyro of the same sample (x = k mod 100); returns n."""
+    checked = 0
+    for block in running.blocks:
+        if block.gyro_dps is None:
+            continue
+        k = sample_index(block.acc_g[:, 0])
+        # Verity gyro counts are 2000/32768 = 0.061 deg/s: the values are within half of that.
+        np.testing.assert_allclose(block.gyro_dps[:, 0], k % 100, atol=0.031)
+        np.testing.assert_allclose(block.gyro_dps[:, 1:], 0.0, atol=0.031)
+        checked += len(block)
+    return checked
+
+
+def started(sensor: EmulatedPolarVeritySense, kind: PmdMeasurementType) -> tuple[int, int]:
+    """(rate, range) of the last START of ``kind`` the emulated device received."""
+    starts = [
+        c
+        for c in sensor.commands
+        if c.op_code is PmdOpCode.START_MEASUREMENT and c.measurement_type == kind
+    ]
+    settings = parse_settings(starts[-1].parameters)
+    return settings.sample_rates_hz[0], settings.ranges[0]
+
+
+def test_verity_sense_streams_acc_and_gyro_merged_ground_truth(tmp_path: Path) -> None:
+    async def body(emu: EmulatorHandle) -> None:
+        running = Running(source("arm", address=VERITY, rate_hz=50), speed=VERITY_SPEED)
+        await until(lambda: running.samples >= 600)
+        status = running.source.status()
+        await running.stop()
+        check_ground_truth(running)
+        t, _, gyro = running.arrays()
+        assert gyro is not None  # every block carries gyro
+        assert gyro_matches_acc(running) == running.samples
+        assert np.median(np.diff(t)) == pytest.approx(1 / 52, rel=0.1)
+        assert status.model is SensorModel.POLAR_VERITY_SENSE
+        assert status.battery_pct == 91
+        assert (status.samples_without_gyro, status.gyro_error) == (0, None)
+        assert (status.decode_errors, status.sequence_gaps, status.connect_failures) == (0, 0, 0)
+        # 50 Hz asked, 52 Hz offered; ranges as offered (8 g, 2000 deg/s); GYRO first.
+        assert started(sensor, PmdMeasurementType.ACC) == (52, 8)
+        assert started(sensor, PmdMeasurementType.GYRO) == (52, 2000)
+        ops = [(c.op_code, c.measurement_type) for c in sensor.commands]
+        starts = [kind for op, kind in ops if op is PmdOpCode.START_MEASUREMENT]
+        assert starts == [PmdMeasurementType.GYRO, PmdMeasurementType.ACC]
+        # Stopping the source stopped both streams before disconnecting.
+        assert ops[-2:] == [
+            (PmdOpCode.STOP_MEASUREMENT, PmdMeasurementType.GYRO),
+            (PmdOpCode.STOP_MEASUREMENT, PmdMeasurementType.ACC),
+        ]
+
+    sensor = verity()
+    run(tmp_path, [sensor], body)
+
+
+def test_verity_sense_gyro_refused_streams_acc_alone(tmp_path: Path) -> None:
+    async def body(emu: EmulatorHandle) -> None:
+        sensor.refuse_start(PmdMeasurementType.GYRO, PmdStatus.INVALID_STATE)
+        running = Running(source("arm", address=VERITY), speed=VERITY_SPEED)
+        await until(lambda: running.samples >= 300)
+        status = running.source.status()
+        await running.stop()
+        check_ground_truth(running)
+        assert all(block.gyro_dps is None for block in running.blocks)
+        assert status.state is LinkState.STREAMING
+        assert status.gyro_error == "PMD START_MEASUREMENT GYRO refused: INVALID_STATE"
+        assert status.samples_without_gyro >= 300  # every sample so far, counted
+        assert status.samples_without_gyro == status.samples
+        assert (status.connect_failures, status.reconnects) == (0, 0)
+        assert sensor.samples_sent_by_type.get(PmdMeasurementType.GYRO, 0) == 0
+
+    sensor = verity()
+    run(tmp_path, [sensor], body)
+
+
+def test_verity_sense_gyro_stall_never_stalls_acc(tmp_path: Path) -> None:
+    async def body(emu: EmulatorHandle) -> None:
+        running = Running(source("arm", address=VERITY), speed=VERITY_SPEED)
+        await until(lambda: running.samples >= 200)
+        sensor.stall_stream(PmdMeasurementType.GYRO)
+        await until(lambda: running.source.status().samples_without_gyro >= 300)
+        sensor.resume_stream(PmdMeasurementType.GYRO)
+        resumed_at = len(running.blocks)
+        await until(
+            lambda: (
+                sum(len(b) for b in running.blocks[resumed_at:] if b.gyro_dps is not None) >= 200
+            )
+        )
+        status = running.source.status()
+        streamed = len(running.blocks)
+        await running.stop()
+        # The accelerometer never missed a sample, with or without gyro.
+        check_ground_truth(running)
+        with_gyro = gyro_matches_acc(running)
+        without = sum(len(b) for b in running.blocks if b.gyro_dps is None)
+        assert with_gyro >= 400
+        assert with_gyro + without == running.samples
+        # Counted as delivered (the status after stopping includes the held-back tail).
+        assert running.source.status().samples_without_gyro == without
+        assert (status.stale_timeouts, status.reconnects, status.sequence_gaps) == (0, 0, 0)
+        assert sensor.frames_dropped_by_type[PmdMeasurementType.GYRO] >= 1
+        # Blocks go with gyro, then without (the stall), then with again. (Stopping hands on
+        # the samples still waiting for gyro without it, so the tail after stop() may differ.)
+        pattern = [b.gyro_dps is not None for b in running.blocks[:streamed]]
+        changes = [a for a, b in itertools.pairwise(pattern) if a != b]
+        assert pattern[0]
+        assert pattern[-1]
+        assert changes == [True, False]
+
+    sensor = verity()
+    run(tmp_path, [sensor], body)
 
 
 def test_three_sensors_at_once_with_one_gate(tmp_path: Path) -> None:

@@ -21,9 +21,12 @@ from devices.emulator.bluez import ConnectFailure, EmulatedBluez, EmulatedPeriph
 from devices.emulator.bus import private_bus
 from devices.emulator.sensors import (
     EmulatedDiyBoard,
+    EmulatedPolar,
     EmulatedPolarH10,
+    EmulatedPolarVeritySense,
     EmulatedSensor,
     EmulatedThingy52,
+    PmdStreamSpec,
     SensorIdentity,
 )
 
@@ -32,10 +35,13 @@ __all__ = [
     "EmulatedBluez",
     "EmulatedDiyBoard",
     "EmulatedPeripheral",
+    "EmulatedPolar",
     "EmulatedPolarH10",
+    "EmulatedPolarVeritySense",
     "EmulatedSensor",
     "EmulatedThingy52",
     "EmulatorHandle",
+    "PmdStreamSpec",
     "SensorIdentity",
     "emulated_bluez",
 ]

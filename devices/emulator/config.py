@@ -5,14 +5,15 @@ Example::
     adapters = ["hci0"]
 
     [[sensors]]
-    kind = "polar_h10"            # polar_h10 | thingy52 | diy
+    kind = "polar_h10"            # polar_h10 | polar_verity_sense | thingy52 | diy
     address = "A0:9E:1A:00:00:01"
     name = "Polar H10 0001"
     adapter = "hci0"              # optional, default the first adapter
     rssi_dbm = -60                # optional
     battery_pct = 87              # optional
     seed = 1                      # optional, seeds the standing-wearer feed
-    samples_per_frame = 20        # optional (polar_h10, diy)
+    samples_per_frame = 20        # optional (polar_h10, diy; polar_verity_sense: ACC frames)
+    gyro_samples_per_frame = 24   # optional (polar_verity_sense: GYRO frames)
     compressed = false            # optional (polar_h10: delta frames)
     rate_hz = 104.0               # optional (diy)
 """
@@ -29,6 +30,7 @@ from devices.emulator.feeds import still_wearer
 from devices.emulator.sensors import (
     EmulatedDiyBoard,
     EmulatedPolarH10,
+    EmulatedPolarVeritySense,
     EmulatedSensor,
     EmulatedThingy52,
     SensorIdentity,
@@ -49,6 +51,15 @@ _KNOWN_KEYS = {
     "samples_per_frame",
     "compressed",
     "rate_hz",
+    "gyro_samples_per_frame",
+}
+_ONLY_FOR: dict[str, frozenset[SensorModel]] = {
+    "samples_per_frame": frozenset(
+        {SensorModel.POLAR_H10, SensorModel.POLAR_VERITY_SENSE, SensorModel.DIY}
+    ),
+    "compressed": frozenset({SensorModel.POLAR_H10}),
+    "rate_hz": frozenset({SensorModel.DIY}),
+    "gyro_samples_per_frame": frozenset({SensorModel.POLAR_VERITY_SENSE}),
 }
 
 
@@ -100,8 +111,12 @@ def _sensor(
         model = SensorModel(entry.get("kind", ""))
     except ValueError:
         raise EmulatorConfigError(
-            f"{where}.kind: expected polar_h10, thingy52 or diy, got {entry.get('kind')!r}"
+            f"{where}.kind: expected polar_h10, polar_verity_sense, thingy52 or diy, "
+            f"got {entry.get('kind')!r}"
         ) from None
+    for key, models in _ONLY_FOR.items():
+        if key in entry and model not in models:
+            raise EmulatorConfigError(f"{where}.{key}: not a setting of {model}")
     address = str(entry.get("address", ""))
     if not _ADDRESS.match(address):
         raise EmulatorConfigError(f"{where}.address: expected AA:BB:CC:DD:EE:FF, got {address!r}")
@@ -110,6 +125,7 @@ def _sensor(
         raise EmulatorConfigError(f"{where}.adapter: {adapter!r} is not in adapters {adapters}")
     default_names = {
         SensorModel.POLAR_H10: f"Polar H10 {address[-5:].replace(':', '')}",
+        SensorModel.POLAR_VERITY_SENSE: f"Polar Sense {address.replace(':', '')[-8:]}",
         SensorModel.THINGY52: "Thingy",
         SensorModel.DIY: "backwatch-imu",
     }
@@ -129,6 +145,21 @@ def _sensor(
             still_wearer(200.0, sensor_id=identity.name, seed=seed),
             samples_per_frame=int(entry.get("samples_per_frame", 20)),
             compressed=bool(entry.get("compressed", False)),
+        )
+    elif model is SensorModel.POLAR_VERITY_SENSE:
+        acc_frame = int(entry.get("samples_per_frame", 36))
+        gyro_frame = int(entry.get("gyro_samples_per_frame", 24))
+        for key, value in (
+            ("samples_per_frame", acc_frame),
+            ("gyro_samples_per_frame", gyro_frame),
+        ):
+            if not 1 <= value <= 255:
+                raise EmulatorConfigError(f"{where}.{key}: expected 1-255, got {value}")
+        sensor = EmulatedPolarVeritySense(
+            identity,
+            still_wearer(52.0, sensor_id=identity.name, seed=seed),
+            acc_samples_per_frame=acc_frame,
+            gyro_samples_per_frame=gyro_frame,
         )
     elif model is SensorModel.THINGY52:
         sensor = EmulatedThingy52(identity, still_wearer(100.0, sensor_id=identity.name, seed=seed))
