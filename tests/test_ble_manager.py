@@ -438,11 +438,12 @@ def test_scan_lists_supported_sensors(tmp_path: Path) -> None:
             (SensorModel.POLAR_H10, H10),
             (SensorModel.THINGY52, THINGY),
             (SensorModel.DIY, BOARD),
+            (SensorModel.POLAR_VERITY_SENSE, VERITY),
         }
         rssi = [f.rssi_dbm if f.rssi_dbm is not None else -127 for f in found]
         assert rssi == sorted(rssi, reverse=True)
 
-    run(tmp_path, [h10(), thingy(), board()], body)
+    run(tmp_path, [h10(), thingy(), board(), verity()], body)
 
 
 def test_adapter_selection(tmp_path: Path) -> None:

@@ -27,7 +27,9 @@ from bleak_retry_connector import BleakClientWithServiceCache, establish_connect
 from devices.emulator import (
     ConnectFailure,
     EmulatedDiyBoard,
+    EmulatedPolar,
     EmulatedPolarH10,
+    EmulatedPolarVeritySense,
     EmulatedThingy52,
     EmulatorHandle,
     SensorIdentity,
@@ -41,6 +43,7 @@ from tests.bluez_bus import bluez_rig, counting_feed, sample_index
 H10 = "A0:9E:1A:00:00:01"
 THINGY = "C0:11:22:33:44:55"
 BOARD = "D0:11:22:33:44:66"
+VERITY = "A0:9E:1A:00:00:02"
 
 
 def h10() -> EmulatedPolarH10:
@@ -57,9 +60,15 @@ def board() -> EmulatedDiyBoard:
     return EmulatedDiyBoard(SensorIdentity(BOARD, "backwatch-imu"), counting_feed(104))
 
 
+def verity() -> EmulatedPolarVeritySense:
+    return EmulatedPolarVeritySense(
+        SensorIdentity(VERITY, "Polar Sense 1A000002"), counting_feed(52)
+    )
+
+
 def run(
     tmp_path: Path,
-    sensors: list[EmulatedPolarH10 | EmulatedThingy52 | EmulatedDiyBoard],
+    sensors: list[EmulatedPolar | EmulatedThingy52 | EmulatedDiyBoard],
     body: Callable[[EmulatorHandle], Awaitable[None]],
 ) -> None:
     async def main() -> None:
@@ -172,6 +181,90 @@ def test_connect_exports_gatt_and_polar_control_point(tmp_path: Path) -> None:
             np.testing.assert_array_equal(k, np.arange(k.size))  # the feed, in order
 
     run(tmp_path, [h10()], body)
+
+
+def test_verity_sense_streams_acc_and_gyro_with_factors(tmp_path: Path) -> None:
+    acc, gyro = PmdMeasurementType.ACC, PmdMeasurementType.GYRO
+
+    async def body(emu: EmulatorHandle) -> None:
+        async with BleakClient(await find(VERITY)) as client:
+            control = polar_pmd.PMD_CONTROL_POINT_UUID
+            features = polar_pmd.parse_features(bytes(await client.read_gatt_char(control)))
+            assert {acc, gyro, PmdMeasurementType.PPG} <= features
+            assert PmdMeasurementType.ECG not in features
+            responses = Notifications()
+            frames = Notifications()
+            await client.start_notify(control, responses)
+            await client.start_notify(polar_pmd.PMD_DATA_UUID, frames)
+            commands = [
+                polar_pmd.build_get_settings_command(gyro),
+                polar_pmd.build_start_command(gyro, sample_rate_hz=52, range_g=250),
+                polar_pmd.build_start_command(gyro, sample_rate_hz=52, range_g=2000, channels=3),
+                polar_pmd.build_start_command(acc, sample_rate_hz=52, range_g=8, channels=3),
+                polar_pmd.build_start_command(acc, sample_rate_hz=52, range_g=8),
+                polar_pmd.build_start_command(PmdMeasurementType.PPG, sample_rate_hz=55),
+            ]
+            for command in commands:
+                await client.write_gatt_char(control, command, response=True)
+            answers = [
+                polar_pmd.parse_control_point_response(v)
+                for v in await responses.wait_for(len(commands))
+            ]
+            offered = polar_pmd.parse_settings(answers[0].parameters)
+            assert (offered.sample_rates_hz, offered.resolutions_bits) == ((52,), (16,))
+            assert (offered.ranges, offered.channels) == ((2000,), (3,))
+            assert answers[1].status == PmdStatus.INVALID_RANGE
+            assert answers[2].ok
+            assert answers[3].ok
+            assert answers[4].status == PmdStatus.ALREADY_IN_STATE
+            assert answers[5].status == PmdStatus.NOT_SUPPORTED  # offered, not emulated
+            gyro_factor = polar_pmd.parse_settings(answers[2].parameters).factor
+            acc_factor = polar_pmd.parse_settings(answers[3].parameters).factor
+            assert gyro_factor == 2000 / 32768
+            assert acc_factor == 8 / 32768
+
+            await frames.wait_for(8)
+            decoded: dict[int, list[polar_pmd.PmdFrame]] = {acc: [], gyro: []}
+            previous: dict[int, int | None] = {acc: None, gyro: None}
+            for data in frames.values[:8]:
+                kind = data[0]
+                assert data[9] == 0x80  # delta-compressed, frame type 0
+                frame = polar_pmd.decode_data_frame(
+                    data,
+                    previous_timestamp_ns=previous[kind],
+                    sample_rate_hz=52,
+                    factor=acc_factor if kind == acc else gyro_factor,
+                )
+                previous[kind] = frame.timestamp_ns
+                decoded[kind].append(frame)
+            acc_frames, gyro_frames = decoded[acc], decoded[gyro]
+            assert {len(f) for f in acc_frames} == {36}
+            assert {len(f) for f in gyro_frames} == {24}
+            # Sample k: acc x = k - 2 g (0.24 mG counts), gyro x = k mod 100 (0.061 deg/s).
+            acc_values = np.vstack([f.values for f in acc_frames])
+            gyro_values = np.vstack([f.values for f in gyro_frames])
+            k_acc = sample_index(acc_values[:, 0])
+            np.testing.assert_array_equal(np.diff(k_acc), 1)
+            np.testing.assert_allclose(acc_values[:, 2], 1.0, atol=0.13e-3)
+            # GYRO started first, at feed sample 0; ACC a command round trip later.
+            assert 0 <= k_acc[0] < 10
+            k_gyro = np.arange(gyro_values.shape[0])
+            np.testing.assert_allclose(gyro_values[:, 0], k_gyro % 100, atol=0.031)
+            # One clock: the same sample index has the same timestamp in both streams.
+            acc_ns = np.concatenate([f.sample_timestamps_ns for f in acc_frames])
+            gyro_ns = np.concatenate([f.sample_timestamps_ns for f in gyro_frames])
+            common = min(acc_ns.size, gyro_ns.size - k_acc[0])
+            np.testing.assert_allclose(
+                acc_ns[:common], gyro_ns[k_acc[0] : k_acc[0] + common], atol=2
+            )
+
+            await client.write_gatt_char(control, polar_pmd.build_stop_command(gyro), response=True)
+            await responses.wait_for(len(commands) + 1)
+            stopped_at = len(frames.values)
+            await frames.wait_for(stopped_at + 3)
+            assert {v[0] for v in frames.values[stopped_at + 1 :]} == {acc}
+
+    run(tmp_path, [verity()], body)
 
 
 def test_thingy_config_is_checked_like_the_firmware(tmp_path: Path) -> None:
@@ -322,4 +415,40 @@ def test_emulator_config_file() -> None:
     with pytest.raises(EmulatorConfigError, match="repeated address"):
         parse_config(
             {"sensors": [{"kind": "diy", "address": H10}, {"kind": "diy", "address": H10}]}
+        )
+
+
+def test_emulator_config_verity_sense() -> None:
+    config = parse_config(
+        {
+            "sensors": [
+                {"kind": "polar_verity_sense", "address": VERITY},
+                {
+                    "kind": "polar_verity_sense",
+                    "address": H10,
+                    "name": "Polar Sense B5F3A128",
+                    "samples_per_frame": 40,
+                    "gyro_samples_per_frame": 30,
+                },
+            ]
+        }
+    )
+    first, second = (sensor for sensor, _ in config.sensors)
+    assert isinstance(first, EmulatedPolarVeritySense)
+    assert isinstance(second, EmulatedPolarVeritySense)
+    assert first.identity.name == "Polar Sense 1A000002"
+    assert (first.acc_samples_per_frame, first.gyro_samples_per_frame) == (36, 24)
+    assert (second.acc_samples_per_frame, second.gyro_samples_per_frame) == (40, 30)
+    assert second.identity.name == "Polar Sense B5F3A128"
+    with pytest.raises(EmulatorConfigError, match=r"sensors\[0\]\.compressed"):
+        parse_config(
+            {"sensors": [{"kind": "polar_verity_sense", "address": VERITY, "compressed": True}]}
+        )
+    with pytest.raises(EmulatorConfigError, match=r"sensors\[0\]\.gyro_samples_per_frame"):
+        parse_config(
+            {"sensors": [{"kind": "polar_h10", "address": H10, "gyro_samples_per_frame": 9}]}
+        )
+    with pytest.raises(EmulatorConfigError, match="1-255"):
+        parse_config(
+            {"sensors": [{"kind": "polar_verity_sense", "address": VERITY, "samples_per_frame": 0}]}
         )
