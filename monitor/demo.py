@@ -164,7 +164,46 @@ def _dim(line: str) -> str:
     return f"\033[2m{line}\033[0m" if sys.stdout.isatty() else line
 
 
-async def _print_messages(client: aiomqtt.Client, received: list[dict[str, Any]]) -> None:
+# What the wearer reports from the phone during the day (share of the day's wall time,
+# command, payload): a back cramp in the afternoon, and a red-flag symptom later on.
+_PHONE_REPORTS: tuple[tuple[float, str, dict[str, object]], ...] = (
+    (0.62, "report_cramp", {}),
+    (0.86, "report_symptoms", {"symptoms": ["leg_numbness"]}),
+)
+
+
+_ESCALATION_INTERVAL_S = 300.0  # the policy's default repeat of an urgent alert
+
+
+async def _phone_reports(
+    client: aiomqtt.Client,
+    wall_s: float,
+    speed: float,
+    received: list[dict[str, Any]],
+    urgent_seen: asyncio.Event,
+) -> None:
+    """Send the day's reports like the phone app or a Home Assistant button would.
+
+    After the urgent alert has been repeated once, the wearer taps "acknowledge" on it,
+    which stops the repeats.
+    """
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    topic = f"{DEMO_BASE_TOPIC}/{DEMO_WEARER}/cmd"
+    for share, command, payload in _PHONE_REPORTS:
+        await asyncio.sleep(max(0.0, started + share * wall_s - loop.time()))
+        print(_dim(f"       (the wearer reports: {command.replace('_', ' ')} {payload or ''})"))
+        await client.publish(f"{topic}/{command}", json.dumps(payload), qos=1)
+    await urgent_seen.wait()
+    urgent = [n for n in received if n.get("severity") == "urgent"]
+    await asyncio.sleep(1.3 * _ESCALATION_INTERVAL_S / speed)
+    print(_dim("       (the wearer taps acknowledge on the urgent alert)"))
+    await client.publish(f"{topic}/acknowledge", json.dumps({"nudge_id": urgent[-1]["id"]}), qos=1)
+
+
+async def _print_messages(
+    client: aiomqtt.Client, received: list[dict[str, Any]], urgent_seen: asyncio.Event
+) -> None:
     last_activity: str | None = None
     connected_sensors: dict[str, bool] = {}
     async for message in client.messages:
@@ -178,7 +217,11 @@ async def _print_messages(client: aiomqtt.Client, received: list[dict[str, Any]]
             continue
         if topic.endswith("/nudge"):
             received.append(data)
+            if data.get("severity") == "urgent":
+                urgent_seen.set()
             print(format_nudge(data), flush=True)
+        elif "/reply/" in topic and data.get("error"):
+            print(f"       (backwatch could not do that: {data['error']})", flush=True)
         elif "/sensor/" in topic:
             sensor = topic.split("/")[-2]
             connected = bool(data.get("connected"))
@@ -227,15 +270,21 @@ async def run_demo(scenario: str = "demo-day", speed: float | None = None) -> in
             async with aiomqtt.Client(broker.host, broker.port, identifier="demo-phone") as client:
                 for topic in ("+/nudge", "+/state", "+/sensor/+/status"):
                     await client.subscribe(f"{DEMO_BASE_TOPIC}/{topic}", qos=1)
-                printer = asyncio.create_task(_print_messages(client, received))
+                await client.subscribe(f"{DEMO_BASE_TOPIC}/+/reply/+", qos=1)
+                urgent_seen = asyncio.Event()
+                printer = asyncio.create_task(_print_messages(client, received, urgent_seen))
+                phone = asyncio.create_task(
+                    _phone_reports(client, wall_s, speed, received, urgent_seen)
+                )
                 log_path = tmp_path / "daemon.log"
                 returncode = await _run_daemon(
                     config_path, log_path, bluez.bus_address, sensors, wall_s
                 )
                 await asyncio.sleep(0.5)  # let the last deliveries print
-                printer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await printer
+                for task in (printer, phone):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if returncode != 0:
                 print(f"\nThe daemon exited with status {returncode}; its log:", file=sys.stderr)
                 print(log_path.read_text(encoding="utf-8")[-4000:], file=sys.stderr)
