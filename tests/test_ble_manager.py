@@ -296,6 +296,27 @@ def test_verity_sense_gyro_stall_never_stalls_acc(tmp_path: Path) -> None:
     run(tmp_path, [sensor], body)
 
 
+def test_verity_sense_acc_stall_trips_the_watchdog_even_while_gyro_flows(
+    tmp_path: Path,
+) -> None:
+    async def body(emu: EmulatorHandle) -> None:
+        running = Running(source("arm", address=VERITY), speed=VERITY_SPEED)
+        await until(lambda: running.samples >= 100)
+        sensor.stall_stream(PmdMeasurementType.ACC)
+        await until(lambda: running.source.status().stale_timeouts >= 1)
+        sensor.resume_stream(PmdMeasurementType.ACC)
+        await until(lambda: running.source.status().reconnects >= 1)
+        before = running.samples
+        await until(lambda: running.samples >= before + 100)
+        await running.stop()
+        check_ground_truth(running, gaps_allowed=True)
+        assert gyro_matches_acc(running) >= 100
+        assert sensor.samples_sent_by_type[PmdMeasurementType.GYRO] > 0
+
+    sensor = verity()
+    run(tmp_path, [sensor], body)
+
+
 def test_three_sensors_at_once_with_one_gate(tmp_path: Path) -> None:
     async def body(emu: EmulatorHandle) -> None:
         gate = AdapterGate()
