@@ -31,7 +31,7 @@ from alerts.mqtt import MqttConnection, MqttPublisher
 from alerts.nudge import NudgeKind
 from alerts.policy import DeliveryPolicy, PolicyRules, QuietHours
 from alerts.service import serve_timers
-from alerts.state import SensorStatus, WearerState
+from alerts.state import ReliefPlanInfo, SensorStatus, WearerState
 from alerts.store import AlertStore, StoreError
 from alerts.topics import Topics
 from config.settings import ConfigError, SensorSettings, Settings, WearerSettings
@@ -45,6 +45,7 @@ from devices.samples import Placement
 from devices.scenario import ScenarioError, load_scenario
 from devices.simulated import SimulatedSensor
 from devices.source import SampleSource
+from monitor.activity import Activity
 from monitor.clock import ScaledClock
 from monitor.evaluation import (
     LIVE_EVALUATE_EVERY_S,
@@ -60,6 +61,7 @@ log = logging.getLogger(__name__)
 _RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 15.0, 60.0)
 _SENSOR_STATUS_POLL_S = 1.0
 _HALF_SECOND_S = 0.5
+_NEUTRAL_TRUNK_FLEXION_DEG = 20.0  # ISO 11226: 0-20° is the neutral band
 _REAL_TIME_LIKE_SPEED = 20.0  # up to this speed, blocks and decisions keep their real pace
 
 
@@ -370,19 +372,19 @@ async def _supervise(
 
 
 @dataclass(slots=True)
-class DailySitting:
-    """Today's sitting time from the evaluation's running total, reset at local midnight."""
+class DailyTotals:
+    """Today's share of the evaluation's running totals, reset at local midnight."""
 
     day: date | None = None
-    baseline_s: float = 0.0
+    baseline: dict[str, float] = field(default_factory=dict)
 
-    def today_s(self, total_s: float, now: datetime) -> float:
-        """Seconds sat since the start of ``now``'s local day."""
+    def today(self, totals: dict[str, float], now: datetime) -> dict[str, float]:
+        """Each total minus its value at the start of ``now``'s local day."""
         local_day = now.astimezone().date()
         if local_day != self.day:
-            self.baseline_s = total_s if self.day is not None else 0.0
+            self.baseline = dict(totals) if self.day is not None else {}
             self.day = local_day
-        return total_s - self.baseline_s
+        return {name: value - self.baseline.get(name, 0.0) for name, value in totals.items()}
 
 
 @dataclass(slots=True)
@@ -603,7 +605,7 @@ class Daemon:
         state_interval_s = self.settings.daemon.state_interval_s * self.clock.speed
         last_state_s = float("-inf")
         last_activity: str | None = None
-        daily = DailySitting()
+        daily = DailyTotals()
         dropped_blocks = 0
         while pipeline.open_sources > 0:
             block = await pipeline.queue.get()
@@ -627,10 +629,12 @@ class Daemon:
             now_s = self.clock.now_s()
             activity = str(status.activity)
             if activity != last_activity or now_s - last_state_s >= state_interval_s:
-                publisher.publish_state(pipeline.name, self._state_of(status, daily))
+                publisher.publish_state(pipeline.name, self._state_of(pipeline.name, status, daily))
                 last_state_s, last_activity = now_s, activity
         self._deliver(pipeline.evaluator.finish(), publisher)
-        publisher.publish_state(pipeline.name, self._state_of(pipeline.evaluator.status(), daily))
+        publisher.publish_state(
+            pipeline.name, self._state_of(pipeline.name, pipeline.evaluator.status(), daily)
+        )
         log.info("all sources of %s have ended", pipeline.name)
         log.debug(
             "%s: segments %s",
@@ -648,10 +652,28 @@ class Daemon:
                 log.info("nudge %s for %s: %s", nudge.kind, nudge.wearer, nudge.title)
                 publisher.publish_nudge(nudge)
 
-    def _state_of(self, status: WearerStatus, daily: DailySitting) -> WearerState:
+    def _state_of(self, wearer: str, status: WearerStatus, daily: DailyTotals) -> WearerState:
+        """The retained state: the evaluation's status, today's totals, the relief plan.
+
+        ``slouching`` is true while seated with the trunk flexed past the neutral 20° band.
+        """
         now = self.clock.now()
+        today = daily.today(
+            {"sitting_s": status.sitting_total_s, "steps": float(status.steps)}, now
+        )
+        relief = self.policy.relief_status(wearer)
         return WearerState.from_status(
-            status, now, sitting_today_s=daily.today_s(status.sitting_total_s, now)
+            status,
+            now,
+            sitting_today_s=today["sitting_s"],
+            slouching=(
+                None
+                if status.trunk_flexion_deg is None
+                else status.activity is Activity.SITTING
+                and status.trunk_flexion_deg > _NEUTRAL_TRUNK_FLEXION_DEG
+            ),
+            steps_today=round(today["steps"]),
+            relief_plan=None if relief is None else ReliefPlanInfo.from_status(relief),
         )
 
 

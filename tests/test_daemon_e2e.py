@@ -12,6 +12,7 @@ import aiomqtt
 import pytest
 
 from monitor.broker import PrivateMosquitto
+from tests.json_schema import errors, load_schema
 from tests.harness import REPO, SensorSpec, run_daemon_collecting, write_config
 
 CHEST = SensorSpec("chest", "trunk", "-y,+z", seed=3)
@@ -50,7 +51,7 @@ def test_sitting_31_minutes_gives_exactly_one_nudge(
             config,
             host=mosquitto.host,
             port=mosquitto.port,
-            topics=[f"{base}/+/nudge", f"{base}/status"],
+            topics=[f"{base}/+/nudge", f"{base}/status", f"{base}/+/state"],
         )
     )
     assert result.returncode == 0, result.log
@@ -67,6 +68,12 @@ def test_sitting_31_minutes_gives_exactly_one_nudge(
     # The bout began after the 2-minute stand (08:02) and the nudge fired 30 min later.
     assert nudge["event_end_s"] - nudge["event_start_s"] == pytest.approx(1800, abs=15)
     assert result.texts("/status")[-1] == "offline"
+    state = result.payloads("/state")[-1]  # the final retained state
+    assert errors(state, load_schema("state")) == []
+    assert 1850 <= state["sitting_today_s"] <= 1900
+    assert state["activity"] == "walking"
+    assert 150 <= state["steps_today"] <= 260  # 2 minutes of walking at ~1.8 steps/s
+    assert state["sitting_bout_s"] == 0
 
 
 def test_standing_up_before_30_minutes_gives_no_nudge(
