@@ -12,8 +12,8 @@ import aiomqtt
 import pytest
 
 from monitor.broker import PrivateMosquitto
-from tests.json_schema import errors, load_schema
 from tests.harness import REPO, SensorSpec, run_daemon_collecting, write_config
+from tests.json_schema import errors, load_schema
 
 CHEST = SensorSpec("chest", "trunk", "-y,+z", seed=3)
 THIGH = SensorSpec("thigh", "thigh", "+x,-z", seed=4)
