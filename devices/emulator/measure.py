@@ -1,8 +1,10 @@
 """``python -m devices.emulator.measure``: sample rates and reconnect times, emulated stack.
 
-Runs an emulated Polar H10 (200 Hz), Thingy:52 (100 Hz) and DIY board (104 Hz) at once,
-streams them with :class:`devices.ble.BleSensorSource` over unmodified bleak, reports the
-sustained sample rate of each, then drops the H10 and DIY links repeatedly and reports the
+Runs an emulated Polar H10 (200 Hz), Thingy:52 (100 Hz), DIY board (104 Hz) and Polar
+Verity Sense (52 Hz accelerometer + gyroscope) at once, streams them with
+:class:`devices.ble.BleSensorSource` over unmodified bleak, reports the sustained sample
+rate of each (and for the Verity the share of samples delivered with gyroscope and the
+delay the merge adds), then drops the H10, DIY and Verity links repeatedly and reports the
 time from the drop to the first new sample.
 """
 
@@ -23,6 +25,7 @@ from devices.ble import AdapterGate, BleSensorConfig, BleSensorSource, LinkState
 from devices.emulator import (
     EmulatedDiyBoard,
     EmulatedPolarH10,
+    EmulatedPolarVeritySense,
     EmulatedThingy52,
     SensorIdentity,
     emulated_bluez,
@@ -33,6 +36,7 @@ from devices.queue import BlockQueue
 H10 = "A0:9E:1A:00:00:01"
 THINGY = "C0:11:22:33:44:55"
 BOARD = "D0:11:22:33:44:66"
+VERITY = "A0:9E:1A:00:00:02"
 
 
 class WallPacer:
@@ -56,6 +60,8 @@ class Counted:
         self.source = source
         self.queue = BlockQueue(maxsize=100_000)
         self.samples = 0
+        self.gyro_samples = 0
+        self.delays_s: list[float] = []
         self.last_block_monotonic_s = 0.0
         self.tasks = [
             asyncio.create_task(source.run(self.queue, WallPacer())),
@@ -65,6 +71,9 @@ class Counted:
     async def _drain(self) -> None:
         while (block := await self.queue.get()) is not None:
             self.samples += len(block)
+            if block.gyro_dps is not None:
+                self.gyro_samples += len(block)
+            self.delays_s.append(time.time() - block.end_s)
             self.last_block_monotonic_s = time.monotonic()
 
 
@@ -80,6 +89,7 @@ async def measure(duration_s: float, trials: int, policy: ReconnectPolicy) -> di
         EmulatedPolarH10(SensorIdentity(H10, "Polar H10 0001")),
         EmulatedThingy52(SensorIdentity(THINGY, "Thingy")),
         EmulatedDiyBoard(SensorIdentity(BOARD, "backwatch-imu")),
+        EmulatedPolarVeritySense(SensorIdentity(VERITY, "Polar Sense 1A000002")),
     ]
     result: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="bw-measure-") as directory:
@@ -90,11 +100,15 @@ async def measure(duration_s: float, trials: int, policy: ReconnectPolicy) -> di
                 BleSensorConfig("trunk", address=H10, rate_hz=200, policy=policy),
                 BleSensorConfig("thigh", model=SensorModel.THINGY52, rate_hz=100, policy=policy),
                 BleSensorConfig("waist", address=BOARD, policy=policy),
+                BleSensorConfig("arm", address=VERITY, rate_hz=52, policy=policy),
             ]
             runs = [Counted(BleSensorSource(c, gate=gate)) for c in configs]
             await _until(lambda: all(r.samples > 0 for r in runs))
             await asyncio.sleep(1.0)
             start = [r.samples for r in runs]
+            start_gyro = [r.gyro_samples for r in runs]
+            for r in runs:
+                r.delays_s.clear()
             t0 = time.monotonic()
             await asyncio.sleep(duration_s)
             elapsed = time.monotonic() - t0
@@ -103,17 +117,30 @@ async def measure(duration_s: float, trials: int, policy: ReconnectPolicy) -> di
                 for r, s0 in zip(runs, start, strict=True)
             }
             result["sustained_rate_hz"] = rates
+            result["share_with_gyro"] = {
+                r.source.sensor_id: round((r.gyro_samples - g0) / max(1, r.samples - s0), 4)
+                for r, s0, g0 in zip(runs, start, start_gyro, strict=True)
+            }
+            result["block_end_to_delivery_s"] = {
+                r.source.sensor_id: {
+                    "median": round(statistics.median(r.delays_s), 3),
+                    "max": round(max(r.delays_s), 3),
+                }
+                for r in runs
+                if r.delays_s
+            }
             result["window_s"] = round(elapsed, 2)
             result["status"] = {
                 r.source.sensor_id: {
                     "decode_errors": r.source.status().decode_errors,
                     "sequence_gaps": r.source.status().sequence_gaps,
                     "queue_dropped_samples": r.source.status().queue_dropped_samples,
+                    "samples_without_gyro": r.source.status().samples_without_gyro,
                 }
                 for r in runs
             }
             reconnect_s: dict[str, list[float]] = {}
-            for run, address in ((runs[0], H10), (runs[2], BOARD)):
+            for run, address in ((runs[0], H10), (runs[2], BOARD), (runs[3], VERITY)):
                 times = []
                 for _ in range(trials):
                     before = run.source.status().reconnects
