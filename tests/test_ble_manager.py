@@ -258,6 +258,24 @@ def test_verity_sense_gyro_refused_streams_acc_alone(tmp_path: Path) -> None:
     run(tmp_path, [sensor], body)
 
 
+def test_verity_sense_gyro_that_never_answers_leaves_acc_alone(tmp_path: Path) -> None:
+    async def body(emu: EmulatorHandle) -> None:
+        sensor.mute_answers(PmdMeasurementType.GYRO)
+        running = Running(source("arm", address=VERITY), speed=VERITY_SPEED)
+        await until(lambda: running.samples >= 100)
+        status = running.source.status()
+        await running.stop()
+        check_ground_truth(running)
+        assert status.gyro_error == "no answer to a GYRO command"
+        assert status.samples_without_gyro == status.samples
+        assert (status.connect_failures, status.state) == (0, LinkState.STREAMING)
+        asked = [(c.op_code, c.measurement_type) for c in sensor.commands]
+        assert (PmdOpCode.START_MEASUREMENT, PmdMeasurementType.GYRO) not in asked
+
+    sensor = verity()
+    run(tmp_path, [sensor], body)
+
+
 def test_verity_sense_gyro_stall_never_stalls_acc(tmp_path: Path) -> None:
     async def body(emu: EmulatorHandle) -> None:
         running = Running(source("arm", address=VERITY), speed=VERITY_SPEED)

@@ -271,8 +271,9 @@ class EmulatedPolar(EmulatedSensor):
     so samples of different streams taken at the same instant carry the same timestamp and
     come from the same feed sample. A disconnect stops every stream, as on the device.
 
-    Fault switches per stream: :meth:`refuse_start` (answer START with an error status) and
-    :meth:`stall_stream` / :meth:`resume_stream` (frames are built but not sent).
+    Fault switches per stream: :meth:`refuse_start` (answer START with an error status),
+    :meth:`mute_answers` (leave its commands unanswered) and :meth:`stall_stream` /
+    :meth:`resume_stream` (frames are built but not sent).
     ``commands`` records every control point command received.
     """
 
@@ -294,6 +295,7 @@ class EmulatedPolar(EmulatedSensor):
         self._clock: _DeviceClock | None = None
         self._streams: dict[int, _RunningStream] = {}
         self._refusals: dict[int, PmdStatus] = {}
+        self._muted: set[int] = set()
         self._stalled_until: dict[int, float] = {}
         self.commands: list[PmdCommand] = []
         self.samples_sent_by_type: dict[PmdMeasurementType, int] = {}
@@ -323,6 +325,13 @@ class EmulatedPolar(EmulatedSensor):
     def accept_start(self, kind: PmdMeasurementType) -> None:
         """Answer STARTs of ``kind`` normally again."""
         self._refusals.pop(kind, None)
+
+    def mute_answers(self, kind: PmdMeasurementType, *, muted: bool = True) -> None:
+        """Leave every command about ``kind`` unanswered (a firmware that hangs)."""
+        if muted:
+            self._muted.add(kind)
+        else:
+            self._muted.discard(kind)
 
     def stall_stream(self, kind: PmdMeasurementType, duration_s: float | None = None) -> None:
         """Keep sampling ``kind`` but send none of its frames for ``duration_s`` (or until resumed).
@@ -385,6 +394,8 @@ class EmulatedPolar(EmulatedSensor):
             response = bytes([0xF0, value[0] if value else 0, 0, PmdStatus.INVALID_LENGTH, 0])
         else:
             self.commands.append(command)
+            if command.measurement_type in self._muted:
+                return
             response = self._answer(command)
         asyncio.get_running_loop().call_later(
             _RESPONSE_DELAY_S, self._notify, PMD_CONTROL_POINT_UUID, response
