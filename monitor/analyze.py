@@ -37,6 +37,9 @@ ONE_SENSOR_BLOCK_S = 60.0
 #: Sample time between evaluation passes (any value gives the same result; long ones cost
 #: less: each pass has a fixed cost of some numpy calls).
 EVALUATE_EVERY_S = 600.0
+#: Seconds of samples each sensor's ring holds (any value gives the same result; long ones
+#: are summed in fewer, larger steps).
+RING_S = 120.0
 _DECIMALS = 3
 
 
@@ -224,7 +227,9 @@ def analyze_streams(
     if not block_s > 0:
         raise ValueError(f"block_s must be positive, got {block_s}")
     feeds = [_Feed(setup, iter(chunks)) for setup, chunks in sensors.items()]
-    evaluator = WearerEvaluator(wearer, list(sensors), th, evaluate_every_s=EVALUATE_EVERY_S)
+    evaluator = WearerEvaluator(
+        wearer, list(sensors), th, evaluate_every_s=EVALUATE_EVERY_S, ring_s=RING_S
+    )
     start_s = min(feed.first_s for feed in feeds)
     observations: list[Observation] = []
     step = 0

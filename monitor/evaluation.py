@@ -281,7 +281,9 @@ class WearerStatus:
 #: Default sample time between evaluation passes for a live wearer (s).
 LIVE_EVALUATE_EVERY_S = 2.0
 _RING_RATE_HZ = 400.0  # ring room per second; faster sensors get their blocks split
-_RING_S = 20.0  # seconds of ring at that rate; half full, its samples are summed
+#: Default seconds of ring at that rate; half full, its samples are summed (a live pass sums
+#: every ``evaluate_every_s`` anyway; offline analysis uses a longer ring: fewer, larger sums).
+RING_S = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,10 +411,12 @@ def _unknown_windows(count: int) -> PostureWindows:
 class _Channel:
     """One sensor's ring, quarter and window progress, and (body sensor) transitions."""
 
-    def __init__(self, setup: SensorSetup, thresholds: EvaluationThresholds) -> None:
+    def __init__(
+        self, setup: SensorSetup, thresholds: EvaluationThresholds, ring_s: float = RING_S
+    ) -> None:
         self.setup = setup
         self.th = thresholds
-        self.capacity = int(_RING_RATE_HZ * _RING_S)
+        self.capacity = int(_RING_RATE_HZ * ring_s)
         self.ring: SampleRing | None = None
         self.orientation: SensorOrientation | None = (
             SensorOrientation(setup.mount, MountSource.DECLARED)
@@ -546,15 +550,20 @@ class WearerEvaluator:
         thresholds: EvaluationThresholds | None = None,
         *,
         evaluate_every_s: float = LIVE_EVALUATE_EVERY_S,
+        ring_s: float = RING_S,
     ) -> None:
         """Set up rings and state for each sensor.
 
         ``evaluate_every_s``: sample time between evaluation passes; blocks in between are
-        only stored. Results do not depend on it; latency and cost per day do (a pass costs
-        a few hundred microseconds, so offline analysis uses long passes).
+        only stored. ``ring_s``: seconds of samples (at up to 400 Hz) each sensor's ring
+        holds; half of it is summed at once. Results depend on neither; latency, memory and
+        cost per day do (a pass costs a few hundred microseconds, so offline analysis uses
+        long passes and long rings).
         """
         if not evaluate_every_s > 0:
             raise EvaluationError(f"evaluate_every_s must be positive, got {evaluate_every_s}")
+        if not ring_s >= 4.0:
+            raise EvaluationError(f"ring_s must be at least 4 s, got {ring_s}")
         self._evaluate_every_s = evaluate_every_s
         th = thresholds if thresholds is not None else EvaluationThresholds()
         if not sensors:
@@ -567,7 +576,7 @@ class WearerEvaluator:
             raise EvaluationError(f"wearer {wearer!r} has two sensors with the same id")
         self.wearer = wearer
         self.thresholds = th
-        self._channels = {s.sensor_id: _Channel(s, th) for s in sensors}
+        self._channels = {s.sensor_id: _Channel(s, th, ring_s) for s in sensors}
         by_placement = {s.placement: self._channels[s.sensor_id] for s in sensors}
         self._body = next((by_placement[p] for p in _BODY_PREFERENCE if p in by_placement), None)
         self._thigh = by_placement.get(Placement.THIGH)

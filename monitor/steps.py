@@ -12,8 +12,9 @@ within 3 % of the cadence their spectra show.
 Peaks are found anywhere; the evaluation counts only those that fall in seconds decided
 walking or running, so fidgets and bumps while sitting are never steps.
 
-Vectorised: local maxima above the prominence floor are candidates (a few per step), and
-each candidate is checked against its neighbourhood in one gathered array. Streamed: the
+Vectorised: the largest sample of each block of ``min_interval_s`` where the signal varies
+by the prominence is a candidate (at most one per block), and each candidate is checked
+against its neighbourhood in one gathered array. Streamed: the
 test of a sample needs the samples ``min_interval_s`` either side of it, so the detector
 holds back that much; the decision for a sample depends on those samples only, which makes
 the result the same however the samples arrive in blocks. The span in samples comes from
@@ -88,7 +89,7 @@ class StepDetector:
         first = self._first_index
         # Local indices [a, b) can be tested: each has `span` samples either side.
         a = self._next_index - first
-        b = n if final else n - span
+        b = n - 1 if final else n - span  # the very last sample has no right side
         peaks = np.zeros(0)
         if b > a:
             peaks = self._peaks(m, a, b, span)
@@ -103,25 +104,23 @@ class StepDetector:
     def _peaks(self, m: FloatArray, a: int, b: int, span: int) -> FloatArray:
         """Times of the peaks among local samples [a, b) of the buffer."""
         n = m.shape[0]
-        lo = max(a, 1)
-        hi = min(b, n - 1)
-        if hi <= lo:
+        if b <= a:
             return np.zeros(0)
-        # A peak's span lies inside its own block of `span` samples and the two around it:
-        # where those three blocks vary by less than the prominence there is no peak.
+        # Cut the buffer into blocks of `span` samples. A sample's own block lies inside its
+        # span either side, so a peak is the largest of its block; and the span lies inside
+        # its block and the two around it, so where those vary by less than the prominence
+        # there is no peak. Both only narrow down the candidates, whatever the cut.
         blocks = -(-n // span)
         padded = np.concatenate((m, np.full(blocks * span - n, m[-1])))
         block_max = padded.reshape(blocks, span).max(axis=1)
         block_min = padded.reshape(blocks, span).min(axis=1)
         wide_max = np.maximum(block_max, np.maximum(_shift(block_max, 1), _shift(block_max, -1)))
         wide_min = np.minimum(block_min, np.minimum(_shift(block_min, 1), _shift(block_min, -1)))
-        varied_blocks = wide_max - wide_min >= self._prominence_g
-        if not np.any(varied_blocks):
+        varied = wide_max - wide_min >= self._prominence_g
+        if not np.any(varied):
             return np.zeros(0)
-        centre = m[lo:hi]
-        local_max = (centre > m[lo - 1 : hi - 1]) & (centre >= m[lo + 1 : hi + 1])
-        varied = np.repeat(varied_blocks, span)[lo:hi]
-        candidates = np.flatnonzero(local_max & varied) + lo
+        top = np.repeat(np.where(varied, block_max, np.inf), span)[a:b]
+        candidates = np.flatnonzero(m[a:b] == top) + a
         if candidates.shape[0] == 0:
             return np.zeros(0)
         offsets = np.arange(-span, span + 1)

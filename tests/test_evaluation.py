@@ -335,8 +335,12 @@ def test_posture_lying_and_steps_do_not_depend_on_blocks_or_pace() -> None:
         SensorSetup("leg", Placement.THIGH, thigh_mount): thigh.recording(),
     }
 
-    def run(rng: np.random.Generator | None, every_s: float) -> tuple[object, ...]:
-        ev = WearerEvaluator("ann", list(sensors), thresholds, evaluate_every_s=every_s)
+    def run(
+        rng: np.random.Generator | None, every_s: float, ring_s: float = 20.0
+    ) -> tuple[object, ...]:
+        ev = WearerEvaluator(
+            "ann", list(sensors), thresholds, evaluate_every_s=every_s, ring_s=ring_s
+        )
         out: list[Observation] = []
         cursors = dict.fromkeys(sensors, 0)
         while any(cursors[s] < len(r) for s, r in sensors.items()):
@@ -371,5 +375,5 @@ def test_posture_lying_and_steps_do_not_depend_on_blocks_or_pace() -> None:
     assert isinstance(steps, int)
     assert steps > 0
     rng = np.random.default_rng(17)
-    for every_s in (0.5, 9.0, 60.0):
-        assert run(rng, every_s) == expected
+    for every_s, ring_s in ((0.5, 20.0), (9.0, 4.0), (60.0, 120.0)):
+        assert run(rng, every_s, ring_s) == expected
