@@ -485,6 +485,7 @@ class _PolarSession(_Session):
         self._merger: AccGyroMerger | None = None
         self._merger_without_gyro = 0
         self._gyro_stalled = False
+        self._stopping = False
 
     @property
     def nominal_rate_hz(self) -> float:
@@ -593,6 +594,7 @@ class _PolarSession(_Session):
 
     async def stop(self, client: BleakClient) -> None:
         """STOP every stream started in this session (GYRO, then ACC)."""
+        self._stopping = True  # frames still in flight are not decode errors
         control = client.services.get_characteristic(PMD_CONTROL_POINT_UUID)
         for kind in sorted(self._streams, reverse=True):
             self._streams.pop(kind)
@@ -646,6 +648,8 @@ class _PolarSession(_Session):
 
     def _on_data(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
         self.counters.notifications += 1
+        if self._stopping:
+            return
         frame = bytes(data)
         kind = frame[0] & 0x3F if frame else -1
         if self._early_frames is not None and kind in self._early_frames:

@@ -228,7 +228,9 @@ def test_verity_sense_streams_acc_and_gyro_merged_ground_truth(tmp_path: Path) -
         ops = [(c.op_code, c.measurement_type) for c in sensor.commands]
         starts = [kind for op, kind in ops if op is PmdOpCode.START_MEASUREMENT]
         assert starts == [PmdMeasurementType.GYRO, PmdMeasurementType.ACC]
-        # Stopping the source stopped both streams before disconnecting.
+        # Stopping the source stopped both streams before disconnecting, and frames still
+        # in flight then are not counted as undecodable.
+        assert running.source.status().decode_errors == 0
         assert ops[-2:] == [
             (PmdOpCode.STOP_MEASUREMENT, PmdMeasurementType.GYRO),
             (PmdOpCode.STOP_MEASUREMENT, PmdMeasurementType.ACC),
