@@ -521,14 +521,6 @@ class _PolarSession(_Session):
         await self._start_stream(
             client, control, acc, offered=offered, rate_hz=rate_hz, range_value=range_g
         )
-        gyro = self._streams.get(PmdMeasurementType.GYRO)
-        if gyro is not None:
-            self._merger = AccGyroMerger(
-                max_wait_s=_GYRO_WAIT_S,
-                fallback_after_s=_GYRO_FALLBACK_S,
-                max_gap_s=_GYRO_GAP_PERIODS / gyro.rate_hz,
-                edge_tolerance_s=0.25 / max(gyro.rate_hz, float(rate_hz)),
-            )
 
     async def _start_gyro(
         self, client: BleakClient, control: BleakGATTCharacteristic, rate_hz: int
@@ -552,6 +544,7 @@ class _PolarSession(_Session):
             )
         except (CommandRefusedError, DecodeError, TimeoutError) as exc:
             self._streams.pop(gyro, None)
+            self._merger = None
             self.gyro_error = (
                 "no answer to a GYRO command" if isinstance(exc, TimeoutError) else str(exc)
             )
@@ -589,6 +582,14 @@ class _PolarSession(_Session):
             self._early_frames = None
         factor = parse_settings(parameters).factor or 1.0
         self._streams[kind] = _PmdStream(kind, float(rate_hz), factor)
+        if kind is PmdMeasurementType.GYRO:
+            # Ready before the first gyroscope frame: it must not be lost waiting for ACC.
+            self._merger = AccGyroMerger(
+                max_wait_s=_GYRO_WAIT_S,
+                fallback_after_s=_GYRO_FALLBACK_S,
+                max_gap_s=_GYRO_GAP_PERIODS / rate_hz,
+                edge_tolerance_s=0.25 / rate_hz,
+            )
         for frame in early[kind]:  # frames that came before the START answer
             self._on_frame(frame)
 

@@ -72,9 +72,11 @@ def board() -> EmulatedDiyBoard:
     return EmulatedDiyBoard(SensorIdentity(BOARD, "backwatch-imu"), counting_feed(104))
 
 
-def verity() -> EmulatedPolarVeritySense:
+def verity(gyro_samples_per_frame: int = 24) -> EmulatedPolarVeritySense:
     sensor = EmulatedPolarVeritySense(
-        SensorIdentity(VERITY, "Polar Sense 1A000002", battery_pct=91), counting_feed(52)
+        SensorIdentity(VERITY, "Polar Sense 1A000002", battery_pct=91),
+        counting_feed(52),
+        gyro_samples_per_frame=gyro_samples_per_frame,
     )
     sensor.time_scale = VERITY_SPEED
     return sensor
@@ -207,7 +209,12 @@ def started(sensor: EmulatedPolarVeritySense, kind: PmdMeasurementType) -> tuple
     return settings.sample_rates_hz[0], settings.ranges[0]
 
 
-def test_verity_sense_streams_acc_and_gyro_merged_ground_truth(tmp_path: Path) -> None:
+@pytest.mark.parametrize("gyro_frame", [24, 1, 50])
+def test_verity_sense_streams_acc_and_gyro_merged_ground_truth(
+    tmp_path: Path, gyro_frame: int
+) -> None:
+    """Gyro frames shorter than, much shorter than, and longer than the 36-sample acc frames."""
+
     async def body(emu: EmulatorHandle) -> None:
         running = Running(source("arm", address=VERITY, rate_hz=50), speed=VERITY_SPEED)
         await until(lambda: running.samples >= 600)
@@ -236,7 +243,7 @@ def test_verity_sense_streams_acc_and_gyro_merged_ground_truth(tmp_path: Path) -
             (PmdOpCode.STOP_MEASUREMENT, PmdMeasurementType.ACC),
         ]
 
-    sensor = verity()
+    sensor = verity(gyro_frame)
     run(tmp_path, [sensor], body)
 
 
