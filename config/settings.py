@@ -146,11 +146,23 @@ class ThresholdSettings(_Section):
     thigh_sit_deg: float = Field(45.0, gt=0, lt=90)
     trunk_lying_deg: float = Field(45.0, gt=0, lt=90)
     waist_lying_deg: float = Field(65.0, gt=0, lt=90)
+    neutral_flexion_deg: float = Field(20.0, gt=0, lt=90)
+    awkward_flexion_deg: float = Field(60.0, gt=0, lt=120)
+    hold_at_neutral_s: float = Field(240.0, gt=0, le=3600)
+    hold_at_awkward_s: float = Field(60.0, gt=0, le=3600)
+    side_bend_deg: float = Field(10.0, gt=0, lt=90)
+    side_bend_hold_s: float = Field(60.0, gt=0, le=3600)
+    sleep_min_lying_min: float = Field(60.0, gt=0, le=24 * 60)
+    sleep_break_min: float = Field(15.0, gt=0, le=24 * 60)
 
     @model_validator(mode="after")
     def _check_order(self) -> ThresholdSettings:
         if self.run_sd_g <= self.still_sd_g:
             raise ValueError("run_sd_g must be greater than still_sd_g")
+        if self.awkward_flexion_deg <= self.neutral_flexion_deg:
+            raise ValueError("awkward_flexion_deg must be greater than neutral_flexion_deg")
+        if self.hold_at_awkward_s > self.hold_at_neutral_s:
+            raise ValueError("hold_at_awkward_s must not exceed hold_at_neutral_s")
         return self
 
 

@@ -46,6 +46,7 @@ from devices.scenario import ScenarioError, load_scenario
 from devices.simulated import SimulatedSensor
 from devices.source import SampleSource
 from monitor.activity import Activity
+from monitor.calibration_store import CalibrationStore, CalibrationStoreError
 from monitor.clock import ScaledClock
 from monitor.evaluation import (
     LIVE_EVALUATE_EVERY_S,
@@ -55,12 +56,14 @@ from monitor.evaluation import (
     WearerEvaluator,
     WearerStatus,
 )
+from monitor.orientation import MountSource
 
 log = logging.getLogger(__name__)
 
 _RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 15.0, 60.0)
 _SENSOR_STATUS_POLL_S = 1.0
 _HALF_SECOND_S = 0.5
+_EXPLICIT_CALIBRATIONS = frozenset({MountSource.CALIBRATED, MountSource.CALIBRATED_UP})
 _NEUTRAL_TRUNK_FLEXION_DEG = 20.0  # ISO 11226: 0-20° is the neutral band
 _REAL_TIME_LIKE_SPEED = 20.0  # up to this speed, blocks and decisions keep their real pace
 
@@ -153,6 +156,14 @@ def evaluation_thresholds(settings: Settings) -> EvaluationThresholds:
         waist_lying_deg=t.waist_lying_deg,
         sitting_limit_s=t.sitting_limit_min * 60.0,
         sitting_break_s=t.sitting_break_s,
+        neutral_flexion_deg=t.neutral_flexion_deg,
+        awkward_flexion_deg=t.awkward_flexion_deg,
+        hold_at_neutral_s=t.hold_at_neutral_s,
+        hold_at_awkward_s=t.hold_at_awkward_s,
+        side_bend_deg=t.side_bend_deg,
+        side_bend_hold_s=t.side_bend_hold_s,
+        sleep_min_lying_s=t.sleep_min_lying_min * 60.0,
+        sleep_break_s=t.sleep_break_min * 60.0,
     )
 
 
@@ -318,6 +329,33 @@ def open_store(state_dir: Path) -> AlertStore:
     return store
 
 
+def open_calibrations(settings: Settings, pipelines: list[WearerPipeline]) -> CalibrationStore:
+    """Open the calibration store and give each evaluator the orientations it kept.
+
+    A stored explicit calibration wins over a declared mount; an orientation learned from
+    walking is used only for sensors without a declared mount.
+    """
+    try:
+        calibrations = CalibrationStore.in_state_dir(settings.state_dir)
+    except CalibrationStoreError as exc:
+        raise ConfigError(f"state_dir = '{settings.state_dir}': {exc}") from exc
+    for pipeline in pipelines:
+        for sensor_id, stored in calibrations.load_wearer(pipeline.name).items():
+            sensor = next((s for s in pipeline.sensors if s.settings.id == sensor_id), None)
+            if sensor is None:
+                continue
+            calibrated = stored.orientation.source in _EXPLICIT_CALIBRATIONS
+            if calibrated or sensor.settings.mount is None:
+                pipeline.evaluator.restore_orientation(sensor_id, stored.orientation)
+                log.info(
+                    "%s/%s: using the stored %s orientation",
+                    pipeline.name,
+                    sensor_id,
+                    stored.orientation.source,
+                )
+    return calibrations
+
+
 def mqtt_connection(settings: Settings) -> MqttConnection:
     """Broker connection details; the password file is read here."""
     mqtt = settings.mqtt
@@ -395,6 +433,7 @@ class Daemon:
     clock: ScaledClock
     pipelines: list[WearerPipeline]
     store: AlertStore
+    calibrations: CalibrationStore
     policy: DeliveryPolicy
     connection: MqttConnection
     topics: Topics
@@ -412,11 +451,13 @@ class Daemon:
         pipelines = build_pipelines(settings, start_s=start_s)
         connection = mqtt_connection(settings)
         store = open_store(settings.state_dir)
+        calibrations = open_calibrations(settings, pipelines)
         return cls(
             settings=settings,
             clock=clock,
             pipelines=pipelines,
             store=store,
+            calibrations=calibrations,
             policy=build_policy(settings, clock, store),
             connection=connection,
             topics=Topics(settings.mqtt.base_topic),
@@ -464,6 +505,7 @@ class Daemon:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
             self.store.close()
+            self.calibrations.close()
         log.info("backwatch stopped")
 
     def _wearer_names(self) -> list[str]:
@@ -606,6 +648,7 @@ class Daemon:
         last_state_s = float("-inf")
         last_activity: str | None = None
         daily = DailyTotals()
+        orientation_version = pipeline.evaluator.orientation_version
         dropped_blocks = 0
         while pipeline.open_sources > 0:
             block = await pipeline.queue.get()
@@ -613,6 +656,13 @@ class Daemon:
                 pipeline.open_sources -= 1
                 continue
             self._deliver(pipeline.evaluator.feed(block), publisher)
+            if pipeline.evaluator.orientation_version != orientation_version:
+                orientation_version = pipeline.evaluator.orientation_version
+                saved = self.calibrations.save_changed(
+                    pipeline.name, pipeline.evaluator.orientations, self.clock.now_s()
+                )
+                if saved:
+                    log.info("%s: orientation of %s saved", pipeline.name, ", ".join(saved))
             sensor = pipeline.sensor(block.sensor_id)
             sensor.samples += len(block)
             sensor.last_seen = self.clock.now()

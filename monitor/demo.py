@@ -65,6 +65,11 @@ def _demo_config(*, host: str, port: int, speed: float, start: datetime, state_d
         [daemon]
         state_interval_s = 600
 
+        [thresholds]
+        # The demo's night is three minutes long: count it as sleep.
+        sleep_min_lying_min = 2
+        sleep_break_min = 1
+
         [[wearers]]
         name = "{DEMO_WEARER}"
 
