@@ -278,12 +278,58 @@ LIFTING_INDEX_HIGH = 3.0
 """NIOSH 94-110: a lifting index above 3 means high risk."""
 
 
+#: Lift risks that earn a form-coaching nudge, each with what was wrong and what to do.
+LIFT_RISK_ADVICE: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "stoop": (
+            "you bent at the back with your legs nearly straight",
+            "bend your hips and knees and keep your back upright",
+        ),
+        "deep_flexion": (
+            "your back bent beyond 60 degrees",
+            "get down to the load with your knees instead of reaching with your back",
+        ),
+        "twist": (
+            "you twisted while lifting",
+            "turn with your feet, not your back",
+        ),
+        "lateral_bend": (
+            "you leant to one side",
+            "face the load square on and keep it centred",
+        ),
+        "fast_extension": (
+            "you straightened up with a jerk",
+            "rise smoothly and under control",
+        ),
+    }
+)
+
+
+def label_list(observation: Observation, key: str) -> list[str]:
+    """A comma-separated label of the observation as a list (empty when absent)."""
+    return [part for part in observation.labels.get(key, "").split(",") if part]
+
+
+def lift_risks(observation: Observation) -> list[str]:
+    """The risks of a lift observation that earn coaching, from its labels or 0/1 flags."""
+    named = set(label_list(observation, "risks"))
+    named |= {
+        name
+        for name in LIFT_RISK_ADVICE
+        if float(observation.evidence.get(f"risk_{name}", 0.0)) > 0.0
+    }
+    return [name for name in LIFT_RISK_ADVICE if name in named]
+
+
 @dataclass(frozen=True, slots=True)
 class LiftFormTemplate:
-    """A lift with a rounded back: how to lift next time (NIOSH 94-110, HSE INDG143).
+    """A risky lift: what was wrong and how to lift next time (NIOSH 94-110, HSE INDG143).
 
-    Reads ``peak_flexion_deg`` and, when a load was declared, ``lifting_index``; a lifting
-    index above 3 makes it a warning.
+    Reads the ``risks`` and ``technique`` labels (or the ``risk_<name>`` 0/1 evidence),
+    ``peak_flexion_deg`` and, when a load was declared, ``lifting_index``; a lifting index
+    above 3 makes it a warning. Only risky lifts (or one with a lifting index above 1, or an
+    observation without labels or risk flags, as sent before risks were named) are nudged:
+    see :meth:`wants_nudge`.
     """
 
     title: str = "Lift with your legs"
@@ -292,25 +338,83 @@ class LiftFormTemplate:
         "UK HSE INDG143: bend hips and knees, keep the load close"
     )
 
+    def wants_nudge(self, observation: Observation) -> bool:
+        """Whether the lift is worth coaching: any risk, or a lifting index above 1."""
+        index = float(observation.evidence.get("lifting_index", math.nan))
+        if math.isfinite(index) and index > 1.0:
+            return True
+        flagged = "risks" in observation.labels or any(
+            key.startswith("risk_") for key in observation.evidence
+        )
+        return bool(lift_risks(observation)) or not flagged
+
     def render(self, observation: Observation) -> Wording:
-        """Name the trunk angle (and lifting index) and the better technique."""
+        """Name the trunk angle, what was wrong (and lifting index) and the better technique."""
         evidence = _finite_evidence(observation)
         peak_deg = evidence.get("peak_flexion_deg")
         index = evidence.get("lifting_index")
+        risks = lift_risks(observation)
         if peak_deg is not None:
             first = f"That lift was done with your back bent about {round(peak_deg)} degrees"
         else:
             first = "That lift was done with a rounded back"
         if index is not None:
             first += f" and a lifting index of {index:.1f}"
-        message = (
-            f"{first}. Next time bend your hips and knees, keep the load close to your body "
-            "and let your legs do the work."
-        )
+        if risks:
+            wrong = "; ".join(LIFT_RISK_ADVICE[name][0] for name in risks)
+            do = "; ".join(LIFT_RISK_ADVICE[name][1] for name in risks)
+            message = (
+                f"{first}: {wrong}. Next time {do}, keep the load close to your body and "
+                "let your legs do the work."
+            )
+        else:
+            message = (
+                f"{first}. Next time bend your hips and knees, keep the load close to your "
+                "body and let your legs do the work."
+            )
         high = index is not None and index > LIFTING_INDEX_HIGH
         return Wording(
             kind=NudgeKind.LIFT_FORM,
             severity=Severity.WARNING if high else Severity.ADVICE,
+            title=self.title,
+            message=message,
+            guideline=self.guideline,
+            evidence=MappingProxyType(evidence),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BendFrequencyTemplate:
+    """Bending the trunk too often (EN 1005-4: bends beyond 20 degrees per minute).
+
+    Reads ``per_min`` from the evidence and the ``band`` label (``acceptable`` under 2 per
+    minute, ``conditional`` 2-10, ``not_acceptable`` 10 or more); only conditional or worse
+    is nudged (:meth:`wants_nudge`), not acceptable as a warning.
+    """
+
+    title: str = "Slow down the bending"
+    guideline: str = (
+        "EN 1005-4: trunk bends beyond 20\N{DEGREE SIGN} under 2 per minute acceptable, "
+        "2-10 conditional, 10 or more not acceptable"
+    )
+
+    def wants_nudge(self, observation: Observation) -> bool:
+        """Only a conditional or not acceptable pace is worth a nudge."""
+        return observation.labels.get("band", "conditional") != "acceptable"
+
+    def render(self, observation: Observation) -> Wording:
+        """Say how often the wearer bent and how to bend less."""
+        evidence = _finite_evidence(observation)
+        per_min = evidence.get("per_min")
+        band = observation.labels.get("band", "conditional")
+        rate = f"about {per_min:.0f} times a minute" if per_min is not None else "very often"
+        message = (
+            f"You have been bending forward {rate}. Raise what you work on to waist height, "
+            "keep things within reach and take short pauses between bends."
+        )
+        return Wording(
+            kind=NudgeKind.LIFT_FORM,
+            severity=Severity.WARNING if band == "not_acceptable" else Severity.ADVICE,
             title=self.title,
             message=message,
             guideline=self.guideline,
@@ -359,6 +463,12 @@ class Catalogue:
         """The observation types this catalogue has wording for."""
         return frozenset(self._templates)
 
+    def wants_nudge(self, observation: Observation) -> bool:
+        """Whether the observation is worth a nudge at all (a template may say it is not)."""
+        template = self._templates.get(observation.type)
+        wants = getattr(template, "wants_nudge", None)
+        return True if wants is None else bool(wants(observation))
+
     def covers(self, event_type: EventType) -> bool:
         """Whether an observation of this type can be worded."""
         return event_type in self._templates
@@ -380,6 +490,7 @@ DEFAULT_TEMPLATES: Mapping[EventType, NudgeTemplate] = MappingProxyType(
         EventType.SLEEP_POSITION: SleepPositionTemplate(),
         EventType.LIFT: LiftFormTemplate(),
         EventType.FALL: FallCheckTemplate(),
+        EventType.BEND_FREQUENCY: BendFrequencyTemplate(),
     }
 )
 """The shipped wording, one entry per observation type."""

@@ -17,6 +17,7 @@ class EventType(StrEnum):
     SLEEP_POSITION = "sleep_position"
     LIFT = "lift"
     FALL = "fall"
+    BEND_FREQUENCY = "bend_frequency"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +26,8 @@ class Observation:
 
     ``start_s``/``end_s`` are sample times (Unix seconds for live sensors) of the span the
     observation covers; ``evidence`` holds the numbers behind it, each name carrying its unit
-    (``bout_s``, ``limit_s``, ``peak_flexion_deg``).
+    (``bout_s``, ``limit_s``, ``peak_flexion_deg``); ``labels`` holds the names behind it
+    (``technique``, ``risks`` as a comma-separated list, ``band``), empty when there are none.
     """
 
     wearer: str
@@ -33,3 +35,4 @@ class Observation:
     start_s: float
     end_s: float
     evidence: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))

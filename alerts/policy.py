@@ -82,6 +82,7 @@ class HoldReason(StrEnum):
     QUIET_HOURS = "quiet_hours"
     COOLDOWN = "cooldown"
     DAILY_CAP = "daily_cap"
+    NOT_WORTH_A_NUDGE = "not_worth_a_nudge"
 
 
 class PolicyInputError(ValueError):
@@ -342,6 +343,8 @@ class DeliveryPolicy:
     ) -> tuple[Nudge | None, HoldReason | None]:
         """Like ``decide``, also saying why nothing was sent."""
         wording = self._catalogue.render(observation)
+        if not self._catalogue.wants_nudge(observation):
+            return None, HoldReason.NOT_WORTH_A_NUDGE
         now = self._now()
         now_s = now.timestamp()
         wearer = observation.wearer

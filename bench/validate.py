@@ -46,15 +46,13 @@ from pathlib import Path
 
 import numpy as np
 
+from alerts.events import EventType
 from devices.mount import Mount
 from devices.recording import Recording
 from devices.samples import Placement
 from monitor.activity import Activity, Segment
 from monitor.analyze import analyze_sensors
 from monitor.evaluation import EvaluationThresholds, SensorSetup
-from monitor.falls import detect_falls
-from monitor.lifts import detect_lifts
-from monitor.motionbins import bin_index, bin_samples
 
 RATE_HZ = 200.0
 ADXL345_G_PER_COUNT = 32.0 / 8192.0
@@ -209,21 +207,17 @@ class MotionEvents:
 def motion_events(recording: Recording, setup: SensorSetup) -> MotionEvents:
     """Lifts and falls in one recording of a trunk or waist sensor with a declared mount.
 
-    Runs the detectors directly over the whole file (body frame from the mount, 1/16 s
-    bins). Once the evaluator is wired, replace the body with ``analyze_sensors({setup:
-    recording})`` and read the ``lift`` (``technique``) and ``fall`` observations.
+    Runs the recording through :func:`analyze_sensors` (the daemon's evaluator) and reads
+    its ``lift`` (``technique`` label) and ``fall`` (impact time) observations.
     """
     if setup.mount is None:
         raise ValueError("motion validation needs a declared mount")
-    acc_b = setup.mount.to_body(recording.acc_g)
-    gyro_b = None if recording.gyro_dps is None else setup.mount.to_body(recording.gyro_dps)
-    t = recording.t_s
-    bins = bin_samples(t, acc_b, gyro_b, int(bin_index(t[0])), int(bin_index(t[-1])) + 1)
-    lifts, _ = detect_lifts(bins, setup.placement)
-    falls = detect_falls(bins, setup.placement)
+    result = analyze_sensors({setup: recording})
     return MotionEvents(
-        lifts=tuple(str(lift.technique) for lift in lifts),
-        falls=tuple(fall.impact_s for fall in falls),
+        lifts=tuple(
+            o.labels.get("technique", "") for o in result.observations if o.type is EventType.LIFT
+        ),
+        falls=tuple(o.start_s for o in result.observations if o.type is EventType.FALL),
     )
 
 

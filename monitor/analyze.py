@@ -83,7 +83,15 @@ class AnalysisResult:
         - ``side_bend``: the same for a sideways bend (``lateral_deg``, positive: right);
         - ``sleep_position``: a long spell lying down, with ``lying_s``, seconds in each
           position (``supine_s``, ``prone_s``, ``left_s``, ``right_s``, ``unknown_s``)
-          and ``position_changes``.
+          and ``position_changes``;
+        - ``lift``: one bend-and-return movement, with ``technique`` (``squat``, ``stoop`` or
+          ``mixed``), ``peak_flexion_deg`` and the other numbers of the lift (angles in
+          degrees, velocities in degrees/s, drops in m, ``duration_s``; with a declared load
+          ``lifting_index`` and ``rwl_kg``) and ``risks`` (a list: ``stoop``,
+          ``deep_flexion``, ``lateral_bend``, ``twist``, ``fast_extension``);
+        - ``fall``: from the impact (``start_s``) to when it was decided (``end_s``), with
+          ``peak_acc_g``, ``orientation_change_deg``, ``post_inclination_deg``, ``hard`` and
+          ``stayed_down`` (booleans), ``down_s`` and ``peak_rate_dps`` (with a gyroscope).
 
         ``summary``: ``steps``, ``walking_s``, ``running_s``, ``cadence_spm`` (steps per
         minute walking or running, null without), ``sitting_s``, ``lying_s``, and the trunk
@@ -134,6 +142,11 @@ class AnalysisResult:
             event.update({f"{p.value}_s": _r(spell.seconds(p)) for p in POSITIONS})
             event["position_changes"] = spell.position_changes
             events.append(event)
+        for obs in self.observations:
+            if obs.type is EventType.LIFT:
+                events.append(_lift_event(obs))
+            elif obs.type is EventType.FALL:
+                events.append(_fall_event(obs))
         events.sort(key=_start_of)
         return {
             "file": file,
@@ -170,6 +183,36 @@ class AnalysisResult:
             "rotation_over_30_s": _r(e.rotation_over_s),
             "rotation_over_30_share": _share(e.rotation_share),
         }
+
+
+def _lift_event(obs: Observation) -> dict[str, object]:
+    """A ``lift`` event of the analyze output from a lift observation."""
+    event: dict[str, object] = {
+        "type": str(EventType.LIFT),
+        "start_s": _r(obs.start_s),
+        "end_s": _r(obs.end_s),
+        "technique": obs.labels.get("technique", "mixed"),
+    }
+    for key, value in obs.evidence.items():
+        if not key.startswith("risk_") and math.isfinite(value):
+            event[key] = round(float(value), _DECIMALS)
+    event["risks"] = [r for r in obs.labels.get("risks", "").split(",") if r]
+    return event
+
+
+def _fall_event(obs: Observation) -> dict[str, object]:
+    """A ``fall`` event of the analyze output from a fall observation."""
+    event: dict[str, object] = {
+        "type": str(EventType.FALL),
+        "start_s": _r(obs.start_s),
+        "end_s": _r(obs.end_s),
+    }
+    for key, value in obs.evidence.items():
+        if key in ("hard", "stayed_down"):
+            event[key] = value > 0.0
+        elif math.isfinite(value):
+            event[key] = round(float(value), _DECIMALS)
+    return event
 
 
 def _start_of(event: dict[str, object]) -> float:

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from alerts.events import Observation
+from alerts.events import EventType, Observation
 from devices.mount import Mount
 from devices.samples import FloatArray, Placement, SampleBlock
 from monitor.activity import (
@@ -61,6 +61,10 @@ from monitor.activity import (
     TransitionDetector,
     segments_from_runs,
 )
+from monitor.falls import Fall, fall_evidence
+from monitor.lifts import BendFrequency, Lift, frequency_evidence, lift_evidence
+from monitor.motiontrack import MotionTracker, MotionUpdate
+from monitor.niosh import LiftTask, assess_lift
 from monitor.orientation import (
     GaitLearner,
     MountSource,
@@ -253,7 +257,8 @@ class WearerStatus:
     and of twist) with the shares ``flexion_over_60_share`` (trunk at or above the awkward
     flexion) and ``rotation_over_30_share`` (twisted by the rotation threshold or more; None
     without a gyroscope), and ``lying_position`` (``supine``, ``prone``, ``left``,
-    ``right`` or ``unknown`` while lying, else None).
+    ``right`` or ``unknown`` while lying, else None), ``lifts`` (lifts reported, those
+    overlapping sitting left out) and ``risky_lifts`` (those with at least one risk).
     """
 
     sample_time_s: float | None
@@ -266,6 +271,8 @@ class WearerStatus:
     cadence_spm: float | None = None
     exposure: PostureExposure = field(default_factory=PostureExposure)
     lying_position: str | None = None
+    lifts: int = 0
+    risky_lifts: int = 0
 
     @property
     def flexion_over_60_share(self) -> float | None:
@@ -440,6 +447,9 @@ class _Channel:
         self.steps: StepDetector | None = None  # set on the sensor that counts steps
         self.step_times: list[FloatArray] = []
         self.learner: GaitLearner | None = None  # set where the mount may be learned
+        # Summed samples not yet handed to lift and fall tracking (sensor frame).
+        self.motion_pending: list[tuple[FloatArray, FloatArray, FloatArray | None]] = []
+        self.feeds_motion = False
 
     @property
     def complete_q(self) -> int | None:
@@ -487,6 +497,9 @@ class _Channel:
         start_q = self.next_q
         samples = self.ring.window(start_q * QUARTER_S, stop_q * QUARTER_S)
         self.consumed += len(samples)
+        if self.feeds_motion and len(samples):
+            gyro = None if samples.gyro_dps is None else samples.gyro_dps.copy()
+            self.motion_pending.append((samples.t_s.copy(), samples.acc_g.copy(), gyro))
         if len(samples) == 0 and stop_q - start_q > 4 * 60:
             q = empty_quarter_sums(start_q, stop_q - start_q, self.ring.has_gyro)
         else:
@@ -608,6 +621,22 @@ class WearerEvaluator:
                     th.reorientation_deg,
                     need_forward=channel is not self._thigh,
                 )
+        self._motion: MotionTracker | None = None
+        if self._body is not None:
+            self._motion = MotionTracker(
+                self._body.setup.placement, has_thigh=self._thigh is not None
+            )
+            self._body.feeds_motion = True
+            if self._thigh is not None:
+                self._thigh.feeds_motion = True
+        self._held_lifts: list[Lift] = []
+        self._motion_out: list[Observation] = []
+        self._lift_count = 0
+        self._risky_lift_count = 0
+        self._lifts: list[Lift] = []
+        self._falls: list[Fall] = []
+        self._frequencies: list[BendFrequency] = []
+        self._declared_load: LiftTask | None = None
         self.orientation_version = 0
         self._next_window: int | None = None
         self._decided_next: int | None = None  # first window not decided by the bout filter
@@ -658,6 +687,7 @@ class WearerEvaluator:
         if self._finished:
             return []
         out = self._evaluate(final=True)
+        out.extend(self._motion_finish())
         self._tracker.finish()
         self._posture.finish()
         if self._decided_next is not None:
@@ -760,6 +790,8 @@ class WearerEvaluator:
             cadence_spm=cadence,
             exposure=self._posture.exposure,
             lying_position=None if position is None else str(position),
+            lifts=self._lift_count,
+            risky_lifts=self._risky_lift_count,
         )
 
     def calibrate_upright(self, sensor_id: str, duration_s: float = 3.0) -> SensorOrientation:
@@ -803,6 +835,175 @@ class WearerEvaluator:
         if count:
             self.orientation_version += 1
 
+    # -- lifts and falls ---------------------------------------------------------------
+
+    def set_declared_load(self, load_kg: float | None) -> None:
+        """Declare the load being lifted (kg; None: none): later lifts carry its NIOSH index."""
+        self._declared_load = None if load_kg is None else LiftTask(load_kg=load_kg)
+
+    @property
+    def lifts(self) -> list[Lift]:
+        """Lifts reported so far (those overlapping sitting left out)."""
+        return list(self._lifts)
+
+    @property
+    def falls(self) -> list[Fall]:
+        """Falls reported so far."""
+        return list(self._falls)
+
+    @property
+    def bend_frequencies(self) -> list[BendFrequency]:
+        """Rated bend-frequency windows so far."""
+        return list(self._frequencies)
+
+    def _feed_motion(self, until_s: float) -> None:
+        """Hand summed samples before ``until_s`` to lift and fall tracking, in body frame.
+
+        Called once the windows up to there are labelled, so each sample is rotated with
+        the mount its window was labelled with (whatever the blocks and pace were).
+        """
+        tracker = self._motion
+        if tracker is None:
+            return
+        for channel in (self._thigh, self._body):
+            if channel is None or not channel.motion_pending:
+                continue
+            t, acc, gyro = _take_pending(channel, until_s)
+            orientation = channel.orientation
+            if t.shape[0] == 0 or orientation is None:
+                continue
+            if orientation.source is MountSource.LEARNED and channel is self._body:
+                keep = t >= channel.learned_at_s
+                t, acc = t[keep], acc[keep]
+                gyro = None if gyro is None else gyro[keep]
+                if t.shape[0] == 0:
+                    continue
+            mount = orientation.mount
+            acc_b = _rows_to_body(acc, mount)
+            gyro_b = None
+            if gyro is not None and not np.isnan(gyro).any():
+                gyro_b = _rows_to_body(gyro, mount)
+            if channel is self._body:
+                self._take_motion(tracker.add_body(t, acc_b, gyro_b))
+            else:
+                tracker.add_thigh(t, acc_b, gyro_b)
+
+    def _take_motion(self, update: MotionUpdate) -> None:
+        """Keep lifts until their seconds are decided; report falls and paces now."""
+        self._held_lifts.extend(update.lifts)
+        for fall in update.falls:
+            self._falls.append(fall)
+            self._motion_out.append(
+                Observation(
+                    self.wearer,
+                    EventType.FALL,
+                    fall.impact_s,
+                    fall.decided_s,
+                    fall_evidence(fall),
+                    {"hard": "yes" if fall.hard else "no"},
+                )
+            )
+        for window in update.frequencies:
+            self._frequencies.append(window)
+            self._motion_out.append(
+                Observation(
+                    self.wearer,
+                    EventType.BEND_FREQUENCY,
+                    window.start_s,
+                    window.end_s,
+                    frequency_evidence(window),
+                    {"band": str(window.band)},
+                )
+            )
+
+    def _motion_finish(self) -> list[Observation]:
+        tracker = self._motion
+        if tracker is None:
+            return []
+        for channel in (self._thigh, self._body):
+            if channel is not None and channel.motion_pending:
+                self._feed_motion(math.inf)
+        self._take_motion(tracker.finish())
+        out = [*self._release_lifts(final=True), *self._release_motion(final=True)]
+        out.sort(key=lambda o: o.end_s)
+        return out
+
+    def _release_motion(self, *, final: bool) -> list[Observation]:
+        """Falls and paces whose end is decided, so they come out in a fixed order."""
+        decided_s = -math.inf if self._decided_next is None else self._decided_next - 0.5
+        ready = [o for o in self._motion_out if final or o.end_s < decided_s]
+        self._motion_out = [o for o in self._motion_out if not (final or o.end_s < decided_s)]
+        return ready
+
+    def _release_lifts(self, *, final: bool) -> list[Observation]:
+        """Lifts whose seconds are all decided, without those that overlap sitting."""
+        if not self._held_lifts:
+            return []
+        decided_s = -math.inf if self._decided_next is None else self._decided_next - 0.5
+        ready = [x for x in self._held_lifts if final or x.end_s < decided_s]
+        if not ready:
+            return []
+        self._held_lifts = [x for x in self._held_lifts if x not in ready]
+        out = []
+        for lift in ready:
+            if self._overlaps_sitting(lift):
+                continue
+            out.append(self._lift_observation(lift))
+        return out
+
+    def _overlaps_sitting(self, lift: Lift) -> bool:
+        """Whether a lift is really sitting down or standing up.
+
+        Dropped: lifts whose first and last decided seconds differ and one of them is
+        sitting (standing up after sitting, sitting down), and lifts other than stoops that
+        were upright at both ends but half or more sitting in between (sitting down and
+        getting up again within the lift). Kept: stoops (the knees stay straight), and
+        lifts sitting at both ends (reaching down from a chair, or a held stoop the
+        labeller took for sitting).
+        """
+        if self._runs_first is None:
+            return False
+        first = math.floor(lift.start_s + 0.5)
+        last = math.floor(lift.end_s + 0.5)
+        at = self._runs_first
+        sitting = 0
+        first_code = last_code = UNKNOWN
+        for code, length in self._runs:
+            if at > last:
+                break
+            stop = at + length
+            if at <= first < stop:
+                first_code = code
+            if at <= last < stop:
+                last_code = code
+            if code == SITTING and stop > first:
+                sitting += min(stop, last + 1) - max(at, first)
+            at = stop
+        if first_code != last_code and SITTING in (first_code, last_code):
+            return True
+        del sitting  # a squat's bottom may be labelled sitting: it is kept (see docs)
+        return False
+
+    def _lift_observation(self, lift: Lift) -> Observation:
+        evidence = lift_evidence(lift)
+        labels = {
+            "technique": str(lift.technique),
+            "risks": ",".join(sorted(str(r) for r in lift.risks)),
+        }
+        if self._declared_load is not None:
+            result = assess_lift(self._declared_load, twist_deg=lift.twist_deg)
+            evidence["load_kg"] = self._declared_load.load_kg
+            evidence["lifting_index"] = result.lifting_index
+            evidence["rwl_kg"] = result.rwl_kg
+            labels["niosh_risk"] = str(result.risk)
+            labels["niosh_assumed"] = ",".join(sorted(result.assumed))
+            labels["niosh_measured"] = ",".join(sorted(result.measured))
+        self._lifts.append(lift)
+        self._lift_count += 1
+        if lift.risks:
+            self._risky_lift_count += 1
+        return Observation(self.wearer, EventType.LIFT, lift.start_s, lift.end_s, evidence, labels)
+
     # -- evaluation --------------------------------------------------------------------
 
     def _sum(self, channel: _Channel, final: bool) -> None:
@@ -826,6 +1027,7 @@ class WearerEvaluator:
         self._last_eval_s = max(c.newest_s for c in channels)
         if not math.isfinite(self._last_eval_s):
             return []
+        out: list[Observation] = []
         if final:
             end = max(c.windows.end for c in channels if c.ring is not None)
         else:
@@ -844,7 +1046,6 @@ class WearerEvaluator:
                 return []
             self._next_window = min(starts)
         start = self._next_window
-        out: list[Observation] = []
         if end > start:
             codes = self._label(start, end)
             self._next_window = end
@@ -879,6 +1080,8 @@ class WearerEvaluator:
         known.extend((t, 1, o) for t, o in self._posture.push(first, codes, windows))
         known.extend((t, 2, o) for t, o in self._sleep.push(first, codes, position))
         self._count_steps(first, codes)
+        known.extend((o.end_s, 3, o) for o in self._release_lifts(final=False))
+        known.extend((o.end_s, 4, o) for o in self._release_motion(final=False))
         known.sort(key=lambda item: (item[0], item[1]))
         return [o for _, _, o in known]
 
@@ -905,12 +1108,15 @@ class WearerEvaluator:
     def _label(self, start: int, stop: int) -> np.ndarray:
         """Activity codes of windows [start, stop); cut at whole minutes while learning."""
         if not any(c.learner is not None for c in self._channels.values()):
-            return self._label_part(start, stop)
+            codes = self._label_part(start, stop)
+            self._feed_motion(stop - 0.5)
+            return codes
         parts = []
         a = start
         while a < stop:
             b = min(stop, (a // 60 + 1) * 60)
             parts.append(self._label_part(a, b))
+            self._feed_motion(b - 0.5)
             if b % 60 == 0:
                 self._learn_orientations()
             a = b
@@ -1062,6 +1268,23 @@ def _rows_to_body(rows_s: FloatArray, mount: Mount) -> FloatArray:
     r = mount.sensor_from_body
     x, y, z = rows_s[:, 0:1], rows_s[:, 1:2], rows_s[:, 2:3]
     return np.asarray(x * r[0] + y * r[1] + z * r[2], dtype=np.float64)
+
+
+def _take_pending(
+    channel: _Channel, until_s: float
+) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+    """The channel's pending motion samples before ``until_s``; the rest stay pending."""
+    blocks = channel.motion_pending
+    t = np.concatenate([b[0] for b in blocks])
+    acc = np.concatenate([b[1] for b in blocks])
+    gyro = None
+    if all(b[2] is not None for b in blocks):
+        gyro = np.concatenate([b[2] for b in blocks if b[2] is not None])
+    cut = int(np.searchsorted(t, until_s, side="left"))
+    channel.motion_pending = (
+        [(t[cut:], acc[cut:], None if gyro is None else gyro[cut:])] if cut < t.shape[0] else []
+    )
+    return t[:cut], acc[:cut], None if gyro is None else gyro[:cut]
 
 
 def _no_body(count: int) -> BodyWindows:
