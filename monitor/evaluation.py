@@ -157,6 +157,11 @@ class EvaluationThresholds:
     descent_mps: float = 0.25
     #: Backward pelvis tilt from the rest before that marks sitting down (waist, deg).
     sit_tilt_deg: float = 5.0
+    #: A lift that begins in sitting which lasted longer than this before it (standing
+    #: up), or ends in sitting which goes on longer than this after it (sitting down), is
+    #: a sit transition, not a lift (s). A squat's bottom labelled sitting spills past the
+    #: lift by about half a 2 s window only.
+    sit_transition_s: float = 3.0
     #: With the posture unknown, a still pelvis tilted back (waist) or a trunk reclined
     #: (trunk) this far from upright counts as seated (deg).
     seated_tilt_deg: float = 15.0
@@ -940,7 +945,9 @@ class WearerEvaluator:
         if not self._held_lifts:
             return []
         decided_s = -math.inf if self._decided_next is None else self._decided_next - 0.5
-        ready = [x for x in self._held_lifts if final or x.end_s < decided_s]
+        # Held until the sitting that may follow a lift's end is decided far enough.
+        horizon_s = decided_s - self.thresholds.sit_transition_s
+        ready = [x for x in self._held_lifts if final or x.end_s < horizon_s]
         if not ready:
             return []
         self._held_lifts = [x for x in self._held_lifts if x not in ready]
@@ -954,35 +961,32 @@ class WearerEvaluator:
     def _overlaps_sitting(self, lift: Lift) -> bool:
         """Whether a lift is really sitting down or standing up.
 
-        Dropped: lifts whose first and last decided seconds differ and one of them is
-        sitting (standing up after sitting, sitting down), and lifts other than stoops that
-        were upright at both ends but half or more sitting in between (sitting down and
-        getting up again within the lift). Kept: stoops (the knees stay straight), and
-        lifts sitting at both ends (reaching down from a chair, or a held stoop the
-        labeller took for sitting).
+        A stand-up begins inside a sitting bout that went on for more than
+        ``sit_transition_s`` before the lift's start; a sit-down ends inside one that goes
+        on for more than that after the lift's end. Dropped: lifts that are one of the two
+        and not the other. Kept: lifts whose sitting label lies within their own span (the
+        bottom of a deep squat, or a held stoop the trunk-only labeller takes for sitting:
+        the label spills past the lift by at most about half a 2 s window), and lifts with
+        long sitting on both sides (reaching down from a chair).
         """
         if self._runs_first is None:
             return False
-        first = math.floor(lift.start_s + 0.5)
-        last = math.floor(lift.end_s + 0.5)
+        margin_s = self.thresholds.sit_transition_s
         at = self._runs_first
-        sitting = 0
-        first_code = last_code = UNKNOWN
+        before_s = after_s = 0.0
         for code, length in self._runs:
-            if at > last:
+            # Window k labels the second centred on k: the run covers [at - 0.5, stop - 0.5).
+            begin_s, stop_s = at - 0.5, at + length - 0.5
+            at += length
+            if begin_s > lift.end_s:
                 break
-            stop = at + length
-            if at <= first < stop:
-                first_code = code
-            if at <= last < stop:
-                last_code = code
-            if code == SITTING and stop > first:
-                sitting += min(stop, last + 1) - max(at, first)
-            at = stop
-        if first_code != last_code and SITTING in (first_code, last_code):
-            return True
-        del sitting  # a squat's bottom may be labelled sitting: it is kept (see docs)
-        return False
+            if code != SITTING or stop_s <= lift.start_s:
+                continue
+            if begin_s <= lift.start_s:
+                before_s = lift.start_s - begin_s
+            if stop_s > lift.end_s:
+                after_s = stop_s - lift.end_s
+        return (before_s > margin_s) != (after_s > margin_s)
 
     def _lift_observation(self, lift: Lift) -> Observation:
         evidence = lift_evidence(lift)
