@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from alerts.catalogue import default_catalogue
 from alerts.events import EventType, Observation
@@ -107,3 +108,54 @@ def test_analyze_output_has_lift_and_fall_events() -> None:
     falls = [e for e in events if e["type"] == "fall"]
     assert len(falls) == 2
     assert all(isinstance(e["hard"], bool) for e in falls)
+
+
+CHEST_DAY = (SensorSetup("chest", Placement.TRUNK, Mount.parse("-y,+z")), 3)
+THIGH_DAY = (SensorSetup("thigh", Placement.THIGH, Mount.parse("+x,-z")), 4)
+
+
+def _simulated_day(
+    scenario: str, sensors: tuple[tuple[SensorSetup, int], ...]
+) -> tuple[WearerEvaluator, list[Observation]]:
+    """A scenario rendered for each sensor (declared mount, own seed), blocks interleaved."""
+    ev = WearerEvaluator("sam", [setup for setup, _ in sensors], evaluate_every_s=2.0)
+    feeds = [
+        SimulatedSensor(
+            load_scenario(scenario),
+            setup.placement,
+            setup.sensor_id,
+            mount=setup.mount,
+            seed=seed,
+            block_s=1.0,
+        ).blocks()
+        for setup, seed in sensors
+    ]
+    out: list[Observation] = []
+    for blocks in zip(*feeds, strict=True):
+        for block in blocks:
+            out += ev.feed(block)
+    out += ev.finish()
+    return ev, out
+
+
+@pytest.mark.parametrize(
+    "sensors", [(CHEST_DAY, THIGH_DAY), (CHEST_DAY,)], ids=["chest+thigh", "chest"]
+)
+def test_standing_up_after_31_minutes_sitting_is_no_lift(
+    sensors: tuple[tuple[SensorSetup, int], ...],
+) -> None:
+    # Stand 2 min, sit 31, stand 1, walk 2: the stand-up begins inside half an hour of
+    # sitting and ends as it ends, so it is a sit transition, not a lift.
+    ev, out = _simulated_day("sit-31min", sensors)
+    assert [o for o in out if o.type is EventType.LIFT] == []
+    status = ev.status()
+    assert (status.lifts, status.risky_lifts) == (0, 0)
+    assert [o.type for o in out if default_catalogue().wants_nudge(o)] == [EventType.SITTING_BOUT]
+
+
+def test_the_demo_day_keeps_its_stoop_lift_and_drops_standing_up_from_the_desk() -> None:
+    _, out = _simulated_day("demo-day", (CHEST_DAY, THIGH_DAY))
+    lifts = [o for o in out if o.type is EventType.LIFT]
+    assert [o.labels["technique"] for o in lifts] == ["stoop"]
+    assert "stoop" in lifts[0].labels["risks"]
+    assert default_catalogue().wants_nudge(lifts[0])
