@@ -128,6 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=0)
     simulate.add_argument("--out", type=Path, required=True, help="CSV file to write")
 
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="ask the running daemon to calibrate a wearer's sensors (stand upright first)",
+    )
+    _add_settings_flags(calibrate)
+    calibrate.add_argument("--wearer", required=True, help="the wearer's name")
+    calibrate.add_argument("--sensor", help="one sensor id (default: all of the wearer's)")
+    calibrate.add_argument("--timeout-s", type=float, default=10.0, help="wait this long")
+
     commands.add_parser("scenarios", help="list the built-in simulated scenarios")
 
     scan = commands.add_parser("scan", help="list nearby supported Bluetooth LE sensors")
@@ -219,6 +228,26 @@ def _cmd_scenarios(_args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from monitor.remote import RemoteCommandError, send_command  # noqa: PLC0415
+
+    settings = _load(args)
+    payload = {} if args.sensor is None else {"sensor": args.sensor}
+    print(f"Stand upright and still; asking backwatch to calibrate {args.wearer}'s sensors...")
+    try:
+        reply = asyncio.run(
+            send_command(settings, args.wearer, "calibrate", payload, timeout_s=args.timeout_s)
+        )
+    except RemoteCommandError as exc:
+        return _fail(EXIT_UNAVAILABLE, str(exc))
+    if not reply.get("ok"):
+        error = reply.get("error") or {}
+        return _fail(1, f"calibrate refused: {error.get('reason', error)}")
+    sensors = ", ".join(reply.get("result", {}).get("sensors", []))
+    print(f"Calibrated: {sensors}")
+    return EXIT_OK
+
+
 _PLACEMENT_HINT = {
     "polar_h10": ("chest", "trunk"),
     "polar_verity_sense": ("arm", "trunk"),
@@ -268,6 +297,7 @@ _COMMANDS = {
     "simulate": _cmd_simulate,
     "scenarios": _cmd_scenarios,
     "scan": _cmd_scan,
+    "calibrate": _cmd_calibrate,
 }
 
 

@@ -24,6 +24,7 @@ from devices.emulator import (
     SensorIdentity,
     emulated_bluez,
 )
+from devices.emulator.feeds import LiveTimeline
 from devices.mount import Mount
 from devices.protocols.diy import DiyConfig
 from devices.samples import Placement, SampleBlock
@@ -120,8 +121,10 @@ def _emulated_sensors(day: Scenario, speed: float) -> list[EmulatedSensor]:
             samples_per_frame=19,
         ),
     )
+    day_timeline = LiveTimeline(DEMO_RATE_HZ * speed)  # one body: both sensors stay in step
     for sensor in (chest, thigh):
         sensor.time_scale = speed
+        sensor.follow(day_timeline)
     return [chest, thigh]
 
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from devices.emulator import EmulatedDiyBoard, EmulatedPolarH10, EmulatedSensor, SensorIdentity
+from devices.emulator.feeds import LiveTimeline
 from devices.mount import Mount
 from devices.protocols.diy import DiyConfig
 from devices.samples import Placement
@@ -21,7 +22,7 @@ from tests.harness import REPO, DaemonResult, SensorSpec, run_daemon_collecting,
 
 CHEST_ADDRESS = "A0:9E:1A:00:00:0C"
 THIGH_ADDRESS = "F0:0D:00:00:00:07"
-SPEED = 200.0
+SPEED = 100.0
 
 
 def _wearer_sensors(scenario: str, speed: float) -> list[EmulatedSensor]:
@@ -49,8 +50,10 @@ def _wearer_sensors(scenario: str, speed: float) -> list[EmulatedSensor]:
             rate_hz=50.0, acc_g_per_lsb=0.000244, gyro_dps_per_lsb=0.07, samples_per_frame=19
         ),
     )
+    day_timeline = LiveTimeline(50.0 * speed)  # one body: both sensors stay in step
     for sensor in (chest, thigh):
         sensor.time_scale = speed
+        sensor.follow(day_timeline)
     return [chest, thigh]
 
 

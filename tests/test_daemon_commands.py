@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,9 @@ async def _run_and_calibrate(
             reply: dict[str, Any] = {}
             async with asyncio.timeout(90):
                 async for message in client.messages:
-                    data = json.loads(message.payload)  # type: ignore[arg-type]
+                    data = json.loads(message.payload)
+                    if message.retain:  # the previous run's state: this daemon is not up yet
+                        continue
                     if message.topic.matches(f"{base}/sam/state") and not reply:
                         if data["sample_time_s"] is not None:
                             await client.publish(f"{base}/sam/cmd/calibrate", "{}", qos=1)
@@ -79,3 +82,97 @@ def test_calibrate_command_is_answered_and_kept_across_restarts(
     returncode, _, log = asyncio.run(_run_and_calibrate(config, mosquitto, base))
     assert returncode == 0
     assert "sam/chest: using the stored calibrated" in log
+
+
+def test_cli_calibrate_talks_to_the_running_daemon(
+    mosquitto: PrivateMosquitto, tmp_path: Path
+) -> None:
+    base = "cli-calibrate"
+    config = write_config(
+        tmp_path / "backwatch.toml",
+        host=mosquitto.host,
+        port=mosquitto.port,
+        base_topic=base,
+        scenario="short",
+        sensors=(CHEST,),
+        speed=20,
+    )
+
+    async def scenario() -> tuple[int, str, int]:
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="watch") as client:
+            await client.subscribe(f"{base}/sam/state", qos=1)
+            daemon = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "monitor",
+                "run",
+                "--config",
+                str(config),
+                "--until-sources-end",
+                cwd=REPO,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            async with asyncio.timeout(60):
+                async for message in client.messages:
+                    if json.loads(message.payload)["sample_time_s"] is not None:
+                        break
+            cli = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "monitor",
+                "calibrate",
+                "--config",
+                str(config),
+                "--wearer",
+                "sam",
+                cwd=REPO,
+                stdout=asyncio.subprocess.PIPE,
+            )
+            out, _ = await cli.communicate()
+            assert cli.returncode is not None
+            return cli.returncode, out.decode(), await daemon.wait()
+
+    cli_code, out, daemon_code = asyncio.run(scenario())
+    assert cli_code == 0, out
+    assert "Calibrated: chest" in out
+    assert daemon_code == 0
+
+
+def test_cli_calibrate_without_a_daemon_says_so(
+    mosquitto: PrivateMosquitto, tmp_path: Path
+) -> None:
+    config = write_config(
+        tmp_path / "backwatch.toml",
+        host=mosquitto.host,
+        port=mosquitto.port,
+        base_topic="nobody-home",
+        scenario="short",
+        sensors=(CHEST,),
+        speed=20,
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "monitor",
+            "calibrate",
+            "--config",
+            str(config),
+            "--wearer",
+            "sam",
+            "--timeout-s",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert result.returncode == 69
+    expected = (
+        "backwatch: no answer from backwatch within 1 s (is `backwatch run` running with "
+        "base topic 'nobody-home'?)"
+    )
+    assert result.stderr.strip().splitlines() == [expected]

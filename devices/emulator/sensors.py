@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from devices.emulator.feeds import SampleReservoir, still_wearer
+from devices.emulator.feeds import LiveTimeline, SampleReservoir, still_wearer
 from devices.emulator.gatt import (
     CharacteristicSpec,
     CharFlag,
@@ -117,6 +117,15 @@ class EmulatedSensor(ABC):
     def subscription_changed(self, uuid: str, *, enabled: bool) -> None:
         """React to the client enabling or disabling notifications on ``uuid``."""
         return
+
+    def follow(self, timeline: LiveTimeline) -> None:
+        """Play the feed as the wearer's live day: give all of a wearer's sensors one timeline.
+
+        A sensor that starts streaming later than another, or resumes after a stall,
+        continues at the day's current sample instead of where it stopped, so the sensors
+        stay in step as on a real body.
+        """
+        self._reservoir.timeline = timeline.due
 
     def attach(self, link: Link) -> None:
         """The client connected."""
