@@ -250,7 +250,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 _PLACEMENT_HINT = {
     "polar_h10": ("chest", "trunk"),
-    "polar_verity_sense": ("arm", "trunk"),
+    "polar_verity_sense": ("chest", "trunk"),
     "thingy52": ("thigh", "thigh"),
     "diy": ("back", "trunk"),
 }

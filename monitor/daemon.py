@@ -104,6 +104,7 @@ class SensorRuntime:
                 "reconnects": ble.reconnects,
                 "connect_failures": ble.connect_failures,
                 "stale_timeouts": ble.stale_timeouts,
+                "samples_without_gyro": ble.samples_without_gyro,
             }
             return SensorStatus(
                 connected=ble.connected,
@@ -539,6 +540,7 @@ class Daemon:
                     else self.clock.now() + timedelta(seconds=command.duration_s)
                 )
                 pipeline.declared_load = None if until is None else (command.load_kg, until)
+                pipeline.evaluator.set_declared_load(None if until is None else command.load_kg)
                 return Outcome.ok(declare_load_result(command.load_kg, until))
         return Outcome.failed(ErrorCode.REJECTED, f"{type(command).__name__} is not handled here")
 
@@ -655,6 +657,9 @@ class Daemon:
             if block is None:
                 pipeline.open_sources -= 1
                 continue
+            if pipeline.declared_load is not None and self.clock.now() >= pipeline.declared_load[1]:
+                pipeline.declared_load = None  # the declared load has expired
+                pipeline.evaluator.set_declared_load(None)
             self._deliver(pipeline.evaluator.feed(block), publisher)
             if pipeline.evaluator.orientation_version != orientation_version:
                 orientation_version = pipeline.evaluator.orientation_version
@@ -709,7 +714,13 @@ class Daemon:
         """
         now = self.clock.now()
         today = daily.today(
-            {"sitting_s": status.sitting_total_s, "steps": float(status.steps)}, now
+            {
+                "sitting_s": status.sitting_total_s,
+                "steps": float(status.steps),
+                "lifts": float(status.lifts),
+                "risky_lifts": float(status.risky_lifts),
+            },
+            now,
         )
         relief = self.policy.relief_status(wearer)
         return WearerState.from_status(
@@ -723,6 +734,8 @@ class Daemon:
                 and status.trunk_flexion_deg > _NEUTRAL_TRUNK_FLEXION_DEG
             ),
             steps_today=round(today["steps"]),
+            lifts_today=round(today["lifts"]),
+            risky_lifts_today=round(today["risky_lifts"]),
             relief_plan=None if relief is None else ReliefPlanInfo.from_status(relief),
         )
 

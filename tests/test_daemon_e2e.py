@@ -44,7 +44,7 @@ def test_sitting_31_minutes_gives_exactly_one_nudge(
         base_topic=base,
         scenario="sit-31min",
         sensors=sensors,
-        speed=600,
+        speed=300,
     )
     result = asyncio.run(
         run_daemon_collecting(
@@ -87,7 +87,7 @@ def test_standing_up_before_30_minutes_gives_no_nudge(
         base_topic=base,
         scenario="sit-break-sit",
         sensors=(CHEST, THIGH),
-        speed=600,
+        speed=300,
     )
     result = asyncio.run(
         run_daemon_collecting(
@@ -169,7 +169,7 @@ def test_nudge_payload_is_plain_json_for_any_phone_client(
         base_topic=base,
         scenario="sit-31min",
         sensors=(CHEST, THIGH),
-        speed=600,
+        speed=300,
     )
     result = asyncio.run(
         run_daemon_collecting(
