@@ -167,12 +167,21 @@ class AnalysisResult:
         """The record's ``summary`` object (see :meth:`to_json_dict`)."""
         e = self.exposure
         cadence = 60.0 * self.steps / self.moving_s if self.moving_s > 0 else None
+        sitting_s = self.activity_s(Activity.SITTING)
+        # A break is the end of a sitting bout (at least sitting_break_s upright), counted
+        # per hour of sitting, as sedentary-break studies do.
+        data_end_s = self.segments[-1].end_s if self.segments else 0.0
+        breaks = sum(1 for b in self.sitting_bouts if b.end_s < data_end_s - 1.0)
         return {
             "steps": self.steps,
             "walking_s": _r(self.activity_s(Activity.WALKING)),
             "running_s": _r(self.activity_s(Activity.RUNNING)),
             "cadence_spm": None if cadence is None else round(cadence, 1),
-            "sitting_s": _r(self.activity_s(Activity.SITTING)),
+            "sitting_s": _r(sitting_s),
+            "sitting_bouts": len(self.sitting_bouts),
+            "sitting_breaks_per_hour": (
+                round(breaks / (sitting_s / 3600.0), 2) if sitting_s > 0 else None
+            ),
             "lying_s": _r(self.activity_s(Activity.LYING)),
             "trunk_measured_s": _r(e.measured_s),
             "flexion_neutral_s": _r(e.neutral_s),

@@ -12,6 +12,8 @@ import pytest
 from devices.mount import Mount
 from devices.recording import Recording, read_recording, write_recording
 from devices.samples import Placement, SampleBlock
+from devices.scenario import load_scenario
+from devices.simulated import SimulatedSensor
 from monitor.activity import Activity
 from monitor.analyze import AnalysisResult, analyze_sensors
 from monitor.evaluation import EvaluationThresholds, SensorSetup, WearerEvaluator
@@ -156,3 +158,21 @@ def test_bad_input_is_rejected() -> None:
     data = synthetic((("stand", 5.0),), Placement.WAIST)
     with pytest.raises(ValueError, match="block_s"):
         analyze_sensors({SensorSetup("b", Placement.WAIST): _recording(data)}, block_s=0.0)
+
+
+def test_summary_counts_sitting_bouts_and_breaks_per_hour() -> None:
+    mount = Mount.parse("-y,+z")
+    day = load_scenario("sit-break-sit")  # stand 2, sit 20, walk 3, sit 20, walk 2 (min)
+    sensors = {
+        SensorSetup("chest", Placement.TRUNK, mount): SimulatedSensor(
+            scenario=day, placement=Placement.TRUNK, sensor_id="chest", mount=mount, seed=2
+        ).recording(),
+        SensorSetup("thigh", Placement.THIGH, mount): SimulatedSensor(
+            scenario=day, placement=Placement.THIGH, sensor_id="thigh", mount=mount, seed=2
+        ).recording(),
+    }
+    summary = analyze_sensors(sensors).summary()
+    assert summary["sitting_bouts"] == 2
+    sitting_h = float(summary["sitting_s"]) / 3600.0  # type: ignore[arg-type]
+    assert abs(sitting_h - 40 / 60) < 0.02
+    assert summary["sitting_breaks_per_hour"] == round(2 / sitting_h, 2)
