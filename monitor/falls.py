@@ -46,7 +46,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from devices.samples import FloatArray, Placement
-from monitor.motionbins import BIN_S, BINS_PER_S, IntArray, MotionBins, empty_bins, window_sum
+from monitor.motionbins import (
+    BIN_S,
+    BINS_PER_S,
+    IntArray,
+    MotionBins,
+    append_bins,
+    empty_bins,
+    window_sum,
+)
 
 _UP = np.array([0.0, 0.0, 1.0])
 
@@ -218,20 +226,6 @@ def detect_falls(
     return falls + more
 
 
-def _append(old: MotionBins | None, new: MotionBins | None) -> MotionBins | None:
-    if new is None or len(new) == 0:
-        return old
-    if old is None:
-        return new
-    if new.first < old.end:
-        new = new.slice(old.end, new.end)
-        if len(new) == 0:
-            return old
-    if new.first > old.end:
-        old = old.concat(empty_bins(old.end, new.first - old.end, old.has_gyro))
-    return old.concat(new)
-
-
 def _reach(th: FallThresholds) -> tuple[int, int]:
     """Bins needed before and after a candidate to judge it."""
     before = max(_bins(th.pre_start_s), _bins(th.rate_window_s), _bins(th.impact_spacing_s)) + 1
@@ -248,7 +242,7 @@ def step_falls(
     final: bool,
 ) -> tuple[FallState, list[Fall]]:
     """Advance fall detection by some bins: a pure function of the state and the new bins."""
-    hist = _append(state.bins, bins)
+    hist = append_bins(state.bins, bins)
     if hist is None or len(hist) == 0:
         return replace(state, bins=hist), []
     before, after = _reach(th)

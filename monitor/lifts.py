@@ -72,7 +72,7 @@ import numpy.typing as npt
 
 from devices.mount import Mount
 from devices.samples import FloatArray, Placement
-from monitor.motionbins import BIN_S, BINS_PER_S, MotionBins, empty_bins, window_sum
+from monitor.motionbins import BIN_S, BINS_PER_S, MotionBins, append_bins, empty_bins, window_sum
 
 STANDARD_GRAVITY_MPS2 = 9.80665
 _UP = np.array([0.0, 0.0, 1.0])
@@ -802,20 +802,6 @@ def detect_lifts(
     return lifts + more, windows + more_windows
 
 
-def _append(old: MotionBins | None, new: MotionBins | None) -> MotionBins | None:
-    if new is None or len(new) == 0:
-        return old
-    if old is None:
-        return new
-    if new.first < old.end:
-        new = new.slice(old.end, new.end)
-        if len(new) == 0:
-            return old
-    if new.first > old.end:
-        old = old.concat(empty_bins(old.end, new.first - old.end, old.has_gyro))
-    return old.concat(new)
-
-
 def step_lifts(
     state: LiftState,
     body: MotionBins | None,
@@ -830,7 +816,9 @@ def step_lifts(
 
     Returns the new state, the lifts decided and the windows rated in this step.
     """
-    state = replace(state, body=_append(state.body, body), thigh=_append(state.thigh, thigh))
+    state = replace(
+        state, body=append_bins(state.body, body), thigh=append_bins(state.thigh, thigh)
+    )
     hist = state.body
     if hist is None or len(hist) == 0:
         return state, [], []

@@ -282,3 +282,18 @@ def window_sum(values: FloatArray, width: int) -> FloatArray:
     for k in range(1, width):
         total += values[k : k + count]
     return np.asarray(total, dtype=np.float64)
+
+
+def append_bins(old: MotionBins | None, new: MotionBins | None) -> MotionBins | None:
+    """``old`` followed by the part of ``new`` after it; a gap is filled with empty bins."""
+    if new is None or len(new) == 0:
+        return old
+    if old is None:
+        return new
+    if new.first < old.end:
+        new = new.slice(old.end, new.end)
+        if len(new) == 0:
+            return old
+    if new.first > old.end:
+        old = old.concat(empty_bins(old.end, new.first - old.end, old.has_gyro))
+    return old.concat(new)
