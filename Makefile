@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: bootstrap demo test lint typecheck pytest bench validate clean
+.PHONY: bootstrap demo test bench validate clean
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -16,8 +16,11 @@ test: bootstrap
 	$(BIN)/mypy
 	$(BIN)/pytest
 
+# Benchmarks (figures in docs/performance.md); each prints min/median/max of repeated runs.
 bench: bootstrap
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.evaluation_speed
+	$(BIN)/python -m bench.analyze_run --runs 3
+	$(BIN)/python -m bench.recording_parse
 
 validate: bootstrap
 	$(BIN)/python -m bench.validate
