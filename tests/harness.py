@@ -16,6 +16,8 @@ from typing import Any
 
 import aiomqtt
 
+from monitor.broker import PrivateMosquitto
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -159,3 +161,28 @@ async def run_daemon_collecting(
         with contextlib.suppress(asyncio.CancelledError):
             await collector
     return DaemonResult(returncode, log_path.read_text(encoding="utf-8"), messages)
+
+
+def run_simulated_day(
+    broker: PrivateMosquitto,
+    directory: Path,
+    *,
+    base_topic: str,
+    scenario: str,
+    sensors: Sequence[SensorSpec],
+    speed: float,
+    topics: Sequence[str],
+) -> DaemonResult:
+    """Write a config for one simulated wearer, run the daemon until the day ends, collect."""
+    config = write_config(
+        directory / "backwatch.toml",
+        host=broker.host,
+        port=broker.port,
+        base_topic=base_topic,
+        scenario=scenario,
+        sensors=sensors,
+        speed=speed,
+    )
+    return asyncio.run(
+        run_daemon_collecting(config, host=broker.host, port=broker.port, topics=topics)
+    )

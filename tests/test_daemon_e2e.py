@@ -12,7 +12,7 @@ import aiomqtt
 import pytest
 
 from monitor.broker import PrivateMosquitto
-from tests.harness import REPO, SensorSpec, run_daemon_collecting, write_config
+from tests.harness import REPO, SensorSpec, run_simulated_day, write_config
 from tests.json_schema import errors, load_schema
 
 CHEST = SensorSpec("chest", "trunk", "-y,+z", seed=3)
@@ -37,22 +37,14 @@ def test_sitting_31_minutes_gives_exactly_one_nudge(
     mosquitto: PrivateMosquitto, tmp_path: Path, sensors: tuple[SensorSpec, ...]
 ) -> None:
     base = f"e2e-{len(sensors)}"
-    config = write_config(
-        tmp_path / "backwatch.toml",
-        host=mosquitto.host,
-        port=mosquitto.port,
+    result = run_simulated_day(
+        mosquitto,
+        tmp_path,
         base_topic=base,
         scenario="sit-31min",
         sensors=sensors,
         speed=300,
-    )
-    result = asyncio.run(
-        run_daemon_collecting(
-            config,
-            host=mosquitto.host,
-            port=mosquitto.port,
-            topics=[f"{base}/+/nudge", f"{base}/status", f"{base}/+/state"],
-        )
+        topics=[f"{base}/+/nudge", f"{base}/status", f"{base}/+/state"],
     )
     assert result.returncode == 0, result.log
     nudges = result.payloads("/nudge")
@@ -80,19 +72,14 @@ def test_standing_up_before_30_minutes_gives_no_nudge(
     mosquitto: PrivateMosquitto, tmp_path: Path
 ) -> None:
     base = "e2e-break"
-    config = write_config(
-        tmp_path / "backwatch.toml",
-        host=mosquitto.host,
-        port=mosquitto.port,
+    result = run_simulated_day(
+        mosquitto,
+        tmp_path,
         base_topic=base,
         scenario="sit-break-sit",
         sensors=(CHEST, THIGH),
         speed=300,
-    )
-    result = asyncio.run(
-        run_daemon_collecting(
-            config, host=mosquitto.host, port=mosquitto.port, topics=[f"{base}/+/nudge"]
-        )
+        topics=[f"{base}/+/nudge"],
     )
     assert result.returncode == 0, result.log
     assert result.payloads("/nudge") == []
@@ -162,19 +149,14 @@ def test_nudge_payload_is_plain_json_for_any_phone_client(
 ) -> None:
     """A phone MQTT client gets a short title and text fit for a notification."""
     base = "e2e-phone"
-    config = write_config(
-        tmp_path / "backwatch.toml",
-        host=mosquitto.host,
-        port=mosquitto.port,
+    result = run_simulated_day(
+        mosquitto,
+        tmp_path,
         base_topic=base,
         scenario="sit-31min",
         sensors=(CHEST, THIGH),
         speed=300,
-    )
-    result = asyncio.run(
-        run_daemon_collecting(
-            config, host=mosquitto.host, port=mosquitto.port, topics=[f"{base}/sam/nudge"]
-        )
+        topics=[f"{base}/sam/nudge"],
     )
     (nudge,) = result.payloads("/nudge")
     assert len(nudge["title"]) <= 40
