@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything backwatch needs to run its demo and tests on a Debian machine:
 # a virtual environment in .venv with the package and its dev tools, and the Debian
-# packages for Mosquitto and dbus-daemon when they are missing. Safe to run repeatedly.
+# packages for Mosquitto, dbus-daemon and Chromium (the report tests render pages in it)
+# when they are missing. Safe to run repeatedly.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
@@ -46,6 +47,7 @@ apt_install() {
 missing=()
 have_binary mosquitto || missing+=(mosquitto)
 have_binary dbus-daemon || missing+=(dbus-daemon)
+have_binary chromium || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 python="$(pick_python)" || { say "Python 3.11 or newer is needed (set PYTHON=/path/to/python3.11)"; exit 1; }
