@@ -401,6 +401,36 @@ def red_flag_wording(symptoms: Iterable[Symptom]) -> Wording:
     )
 
 
+FALL_ALERT_TITLE = "No answer after a possible fall"
+
+
+def fall_alert_wording(fell_at: str, unanswered_s: float, repeat: int) -> Wording:
+    """The urgent alert when a fall check went unanswered (the red-flag path).
+
+    ``fell_at`` is the local clock time of the fall check (``"14:05"``), ``unanswered_s``
+    how long it has waited, ``repeat`` 1 for the first alert and counting up.
+    """
+    waited_min = max(1, round(unanswered_s / 60.0))
+    waited = "1 minute" if waited_min == 1 else f"{waited_min} minutes"
+    message = (
+        f"A possible fall at {fell_at} has had no answer for {waited}. If you are with them, "
+        "check on them now. Severe pain, being unable to get up, or numbness or weakness "
+        "after a fall need urgent assessment: call your local emergency number. "
+        "Tap I'm OK or acknowledge once someone has checked."
+    )
+    return Wording(
+        kind=NudgeKind.RED_FLAG,
+        severity=Severity.URGENT,
+        title=FALL_ALERT_TITLE,
+        message=message,
+        guideline=(
+            f"{_NICE_NG59}: severe pain after a fall (trauma) needs urgent assessment. "
+            "backwatch saw a possible fall, not an injury."
+        ),
+        evidence=_numbers(unanswered_s=unanswered_s, repeat=repeat),
+    )
+
+
 def weekly_activity_wording(
     walking_week_min: float, target_week_min: float = WEEKLY_ACTIVITY_TARGET_MIN
 ) -> Wording:

@@ -5,7 +5,11 @@ Rules, in the order they are checked for an observation or a prevention tip:
 1. de-duplication: the same observation (wearer, type, start and end sample time) seen again
    within ``dedup_window_s`` is dropped;
 2. urgent wording (a possible fall, a red flag) passes everything below and escalates: it is
-   repeated every ``escalation_interval_s`` until acknowledged, for ``escalation_window_s``;
+   repeated every ``escalation_interval_s`` until acknowledged, for ``escalation_window_s``.
+   A fall check is not repeated as it is: when nobody answers it within
+   ``fall_ack_window_s``, it becomes an urgent red-flag alert ("no answer after a possible
+   fall"), repeated every ``escalation_interval_s`` until someone acknowledges it (I'm OK,
+   or acknowledge by any id of the chain), with no end and no hold;
 3. snooze (one kind or all, for a duration);
 4. quiet hours (local wall time; per wearer, or the default);
 5. per-kind cool-down: after a nudge of kind K to wearer W at T, further K nudges to W are held
@@ -45,6 +49,7 @@ from alerts.guidance import (
     ReliefPlan,
     Symptom,
     TipSchedule,
+    fall_alert_wording,
     ordered_symptoms,
     red_flag_wording,
     weekly_activity_wording,
@@ -160,6 +165,7 @@ class PolicyRules:
     dedup_window_s: float = DAY_S
     escalation_interval_s: float = 300.0
     escalation_window_s: float = 3600.0
+    fall_ack_window_s: float = 60.0
     relief_plan: ReliefPlan = DEFAULT_RELIEF_PLAN
     relief_first_hour_s: float = 3600.0
     relief_reminder_gap_s: float = 2 * 3600.0
@@ -182,8 +188,10 @@ class PolicyRules:
             "max_snooze_s",
         ):
             _checked_cooldown_s(name, getattr(self, name))
-        if not math.isfinite(self.escalation_interval_s) or self.escalation_interval_s <= 0:
-            raise ValueError("escalation_interval_s must be a finite number of seconds > 0")
+        for name in ("escalation_interval_s", "fall_ack_window_s"):
+            value_s = getattr(self, name)
+            if not math.isfinite(value_s) or value_s <= 0:
+                raise ValueError(f"{name} must be a finite number of seconds > 0")
         caps: dict[str, int | None] = {
             f"daily_cap[{k.value}]": v for k, v in self.daily_cap.items()
         }
@@ -387,24 +395,12 @@ class DeliveryPolicy:
         for escalation in self._store.escalations():
             if escalation.next_s > now_s:
                 break
-            if now_s >= escalation.until_s:
+            if escalation.until_s is not None and now_s >= escalation.until_s:
                 self._store.reschedule_escalation(escalation.root_id, None, escalation.repeats)
                 continue
             original = Nudge.from_json(escalation.payload)
             repeats = escalation.repeats + 1
-            nudge = Nudge(
-                id=self._new_id(),
-                time=now,
-                wearer=original.wearer,
-                kind=original.kind,
-                severity=original.severity,
-                title=original.title,
-                message=original.message,
-                guideline=original.guideline,
-                evidence={**original.evidence, "repeat": float(repeats)},
-                event_start_s=original.event_start_s,
-                event_end_s=original.event_end_s,
-            )
+            nudge = self._repeat(original, repeats, now)
             self._store.record_nudge(
                 nudge_id=nudge.id,
                 wearer=nudge.wearer,
@@ -423,6 +419,40 @@ class DeliveryPolicy:
             self._store.reschedule_escalation(escalation.root_id, next_s, repeats)
             nudges.append(nudge)
         return nudges
+
+    def _repeat(self, original: Nudge, repeats: int, now: datetime) -> Nudge:
+        """The next nudge of an escalating chain: the same words, or the unanswered-fall alert."""
+        if original.kind is NudgeKind.FALL_CHECK:
+            fell_at = self._local(original.time).strftime("%H:%M")
+            unanswered_s = (now - original.time).total_seconds()
+            alert = fall_alert_wording(fell_at, unanswered_s, repeats)
+            title, message = alert.title, alert.message
+            kind, severity, guideline = alert.kind, alert.severity, alert.guideline
+            evidence = {**original.evidence, **alert.evidence}
+        else:
+            title, message = original.title, original.message
+            kind, severity, guideline = original.kind, original.severity, original.guideline
+            evidence = {**original.evidence, "repeat": float(repeats)}
+        return Nudge(
+            id=self._new_id(),
+            time=now,
+            wearer=original.wearer,
+            kind=kind,
+            severity=severity,
+            title=title,
+            message=message,
+            guideline=guideline,
+            evidence=evidence,
+            event_start_s=original.event_start_s,
+            event_end_s=original.event_end_s,
+        )
+
+    def seconds_to_next_escalation(self) -> float | None:
+        """Clock seconds until the next escalation step is due (None: nothing escalating)."""
+        escalations = self._store.escalations()
+        if not escalations:
+            return None
+        return max(0.0, escalations[0].next_s - self._now().timestamp())
 
     def _due_relief_steps(self, now: datetime) -> list[Nudge]:
         return self._send_relief_steps(
@@ -756,7 +786,13 @@ class DeliveryPolicy:
             event_start_s=now_s if start_s is None else start_s,
             event_end_s=now_s if end_s is None else end_s,
         )
+        until_s: float | None = now_s + self._rules.escalation_window_s
+        next_s = now_s + self._rules.escalation_interval_s
         escalates = wording.severity is Severity.URGENT and self._rules.escalation_window_s > 0
+        if wording.kind is NudgeKind.FALL_CHECK:
+            # No answer within the window turns it into a red-flag alert, repeated until
+            # someone answers (see the module docstring).
+            escalates, until_s, next_s = True, None, now_s + self._rules.fall_ack_window_s
         self._store.record_nudge(
             nudge_id=nudge.id,
             wearer=wearer,
@@ -766,8 +802,8 @@ class DeliveryPolicy:
             time_s=now_s,
             day=self._day(now).isoformat(),
             payload=nudge.to_json(),
-            escalate_until_s=now_s + self._rules.escalation_window_s if escalates else None,
-            next_escalation_s=now_s + self._rules.escalation_interval_s if escalates else None,
+            escalate_until_s=until_s if escalates else None,
+            next_escalation_s=next_s if escalates else None,
         )
         return nudge
 

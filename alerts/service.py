@@ -10,6 +10,9 @@ from alerts.policy import DUE_POLL_S, DeliveryPolicy
 
 logger = logging.getLogger(__name__)
 
+_LATE_S = 0.01
+"""Wake this much after a step's due time, so the step is due (not a hair early) on waking."""
+
 
 async def serve_timers(
     policy: DeliveryPolicy,
@@ -21,8 +24,10 @@ async def serve_timers(
 ) -> None:
     """Forever: publish what ``policy.due`` returns, then sleep ``interval_s`` of clock time.
 
-    ``sleep_s`` sleeps on the daemon's clock (``ScaledClock.sleep_s``), so a simulated day
-    runs its timers at its own pace.
+    The sleep is cut short when an escalation step (an unanswered fall check's alert) falls
+    due sooner, so it goes out on time rather than up to ``interval_s`` late. ``sleep_s``
+    sleeps on the daemon's clock (``ScaledClock.sleep_s``), so a simulated day runs its
+    timers at its own pace.
     """
     if interval_s <= 0:
         raise ValueError(f"interval_s must be > 0, got {interval_s!r}")
@@ -31,4 +36,8 @@ async def serve_timers(
         for nudge in policy.due(names):
             logger.info("nudge %s for %s: %s", nudge.kind, nudge.wearer, nudge.title)
             publisher.publish_nudge(nudge)
-        await sleep_s(interval_s)
+        next_escalation_s = policy.seconds_to_next_escalation()
+        if next_escalation_s is None:
+            await sleep_s(interval_s)
+        else:
+            await sleep_s(min(interval_s, next_escalation_s + _LATE_S))

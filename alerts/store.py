@@ -158,7 +158,8 @@ class Escalation:
     kind: str
     payload: str
     next_s: float
-    until_s: float
+    until_s: float | None
+    """When repeats stop (None: only an acknowledgement stops them, as after a fall)."""
     repeats: int
 
 
@@ -454,7 +455,7 @@ class AlertStore:
                 kind=str(row[2]),
                 payload=str(row[3]),
                 next_s=float(row[4]),
-                until_s=float(row[5]),
+                until_s=None if row[5] is None else float(row[5]),
                 repeats=int(row[6]),
             )
             for row in rows

@@ -185,6 +185,7 @@ class PolicySettings(_Section):
     dedup_window_h: float = Field(24.0, ge=0, le=7 * 24)
     escalation_interval_min: float = Field(5.0, gt=0, le=24 * 60)
     escalation_window_min: float = Field(60.0, ge=0, le=7 * 24 * 60)
+    fall_ack_window_s: float = Field(60.0, gt=0, le=3600)
     tips: bool = True
     timezone: str | None = None
     retention_days: float = Field(90.0, gt=0, le=3650)

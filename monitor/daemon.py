@@ -285,6 +285,7 @@ def policy_rules(settings: Settings) -> PolicyRules:
         dedup_window_s=policy.dedup_window_h * 3600.0,
         escalation_interval_s=policy.escalation_interval_min * 60.0,
         escalation_window_s=policy.escalation_window_min * 60.0,
+        fall_ack_window_s=policy.fall_ack_window_s,
         tips=DEFAULT_TIPS if policy.tips else (),
         timezone=ZoneInfo(policy.timezone) if policy.timezone else None,
     )

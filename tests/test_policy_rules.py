@@ -113,31 +113,113 @@ def test_snooze_one_kind_or_all_and_end_it() -> None:
         policy.snooze("alex", None, float("nan"))
 
 
-def test_a_possible_fall_passes_every_hold_and_escalates_until_im_ok() -> None:
-    clock = FakeClock(START)
+def fall_policy(clock: FakeClock, **overrides: float) -> DeliveryPolicy:
+    """Every hold on (quiet all day, caps at zero, everything snoozed) and a fall catalogue."""
     falls = Catalogue({EventType.SITTING_BOUT: FallCheckTemplate()})
     rules = PolicyRules(
         quiet_hours=QuietHours(time(0), time(23, 59)),
         default_daily_cap=0,
-        escalation_interval_s=120.0,
+        escalation_interval_s=overrides.get("escalation_interval_s", 120.0),
         escalation_window_s=900.0,
+        fall_ack_window_s=overrides.get("fall_ack_window_s", 60.0),
         timezone=UTC,
     )
     policy = make_policy(clock, rules, falls)
     policy.snooze("alex", None, 3600.0)
+    return policy
+
+
+def test_an_unanswered_fall_check_becomes_a_red_flag_alert_repeated_until_answered() -> None:
+    clock = FakeClock(START)
+    policy = fall_policy(clock)
     first = policy.decide(sitting(10.0))
     assert first is not None
-    assert (first.kind, first.severity) == (NudgeKind.FALL_CHECK, Severity.URGENT)
+    assert (first.kind, first.severity, first.title) == (
+        NudgeKind.FALL_CHECK,
+        Severity.URGENT,
+        "Did you fall?",
+    )
+    clock.advance(59.0)
     assert policy.due(["alex"]) == []
-    clock.advance(120.0)
-    repeat = policy.due(["alex"])
-    assert [(n.title, n.evidence["repeat"]) for n in repeat] == [("Did you fall?", 1.0)]
-    assert repeat[0].id != first.id
-    clock.advance(30.0)
-    assert policy.im_ok("alex") == [first.id]
+    assert policy.seconds_to_next_escalation() == pytest.approx(1.0)
+    clock.advance(1.0)
+    (alert,) = policy.due(["alex"])
+    assert (alert.kind, alert.severity, alert.title) == (
+        NudgeKind.RED_FLAG,
+        Severity.URGENT,
+        "No answer after a possible fall",
+    )
+    assert "at 09:00 has had no answer for 1 minute" in alert.message
+    assert "urgent assessment" in alert.message
+    assert (alert.evidence["unanswered_s"], alert.evidence["repeat"]) == (60.0, 1.0)
+    assert alert.event_start_s == first.event_start_s
+    # Repeated every escalation interval, past the general escalation window (900 s).
+    repeats = []
+    for _ in range(10):
+        clock.advance(120.0)
+        repeats += policy.due(["alex"])
+    assert [n.evidence["repeat"] for n in repeats] == [float(r) for r in range(2, 12)]
+    assert repeats[-1].evidence["unanswered_s"] == 60.0 + 10 * 120.0
+    assert "no answer for 21 minutes" in repeats[-1].message
+    # Acknowledging any nudge of the chain (here the latest alert) ends it.
+    done = policy.acknowledge("alex", repeats[-1].id)
+    assert (done.root_id, done.stopped_escalation) == (first.id, True)
     clock.advance(600.0)
     assert policy.due(["alex"]) == []
+    assert policy.seconds_to_next_escalation() is None
+
+
+def test_im_ok_within_the_window_means_no_alert() -> None:
+    clock = FakeClock(START)
+    policy = fall_policy(clock, fall_ack_window_s=90.0)
+    first = policy.decide(sitting(10.0))
+    assert first is not None
+    clock.advance(60.0)
+    assert policy.due(["alex"]) == []
+    assert policy.im_ok("alex") == [first.id]
+    clock.advance(3600.0)
+    assert policy.due(["alex"]) == []
     assert policy.im_ok("alex") == []
+
+
+def test_im_ok_after_the_alert_stops_it() -> None:
+    clock = FakeClock(START)
+    policy = fall_policy(clock)
+    first = policy.decide(sitting(10.0))
+    assert first is not None
+    clock.advance(61.0)
+    (alert,) = policy.due(["alex"])
+    assert alert.kind is NudgeKind.RED_FLAG
+    clock.advance(30.0)
+    assert policy.im_ok("alex") == [first.id]
+    clock.advance(1200.0)
+    assert policy.due(["alex"]) == []
+
+
+def test_serve_timers_sends_the_fall_alert_on_time_not_at_the_next_poll() -> None:
+    clock = FakeClock(START)
+    policy = fall_policy(clock, fall_ack_window_s=20.0)
+    assert policy.decide(sitting(10.0)) is not None
+    publisher = MqttPublisher(MqttConnection("127.0.0.1", 1), Topics())
+    sent_at_s: list[float] = []
+
+    async def sleep_s(duration_s: float) -> None:
+        if publisher.pending_count and not sent_at_s:  # published just before this sleep
+            sent_at_s.append((clock.now() - START).total_seconds())
+        clock.advance(duration_s)
+        if clock.now() - START > timedelta(seconds=60):
+            raise asyncio.CancelledError
+        await asyncio.sleep(0)
+
+    async def run() -> None:
+        with pytest.raises(asyncio.CancelledError):
+            await serve_timers(policy, publisher, ["alex"], sleep_s)
+
+    asyncio.run(run())
+    # Polls at 0 and 15 s; the alert falls due at 20 s and goes out then, not at 30 s.
+    assert len(sent_at_s) == 1
+    assert sent_at_s[0] < 21.0
+    assert publisher.pending_count == 1
 
 
 def test_escalation_gives_up_after_its_window_and_never_bursts() -> None:
