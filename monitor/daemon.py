@@ -57,6 +57,7 @@ from monitor.evaluation import (
     WearerStatus,
 )
 from monitor.orientation import MountSource
+from monitor.sdnotify import SystemdNotifier
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,10 @@ _HALF_SECOND_S = 0.5
 _EXPLICIT_CALIBRATIONS = frozenset({MountSource.CALIBRATED, MountSource.CALIBRATED_UP})
 _NEUTRAL_TRUNK_FLEXION_DEG = 20.0  # ISO 11226: 0-20° is the neutral band
 _REAL_TIME_LIKE_SPEED = 20.0  # up to this speed, blocks and decisions keep their real pace
+# systemd: READY=1 once the broker has our retained `online`, or after this long without it
+# (nudges then wait in the outbox): a broker that boots later must not fail our start-up.
+READY_BROKER_WAIT_S = 20.0
+_SYSTEMD_TICK_S = 1.0
 
 
 def _wall_scale(speed: float) -> float:
@@ -136,10 +141,24 @@ class WearerPipeline:
     evaluator: WearerEvaluator
     open_sources: int = field(init=False)
     declared_load: tuple[float, datetime] | None = None  # kg, until (wall time)
+    progress_s: float = 0.0  # event-loop time the evaluation last took a block (or started)
+    evaluation_failed: bool = False  # its supervisor gave up on it
 
     def __post_init__(self) -> None:
         """Every source closes the queue once when it ends."""
         self.open_sources = len(self.sensors)
+
+    def give_up_evaluation(self) -> None:
+        """The evaluation's supervisor gave up on it: the systemd watchdog stops."""
+        self.evaluation_failed = True
+
+    def stuck_for_s(self, now_s: float) -> float:
+        """How long blocks have waited while the evaluation took none (0 when not stuck)."""
+        if self.evaluation_failed:
+            return float("inf")
+        if self.open_sources == 0 or self.queue.qsize() == 0:
+            return 0.0
+        return max(0.0, now_s - self.progress_s)
 
     def sensor(self, sensor_id: str) -> SensorRuntime:
         """The runtime of one of this wearer's sensors."""
@@ -441,6 +460,7 @@ class Daemon:
     topics: Topics
     start_s: float
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    notifier: SystemdNotifier = field(default_factory=SystemdNotifier.from_environment)
 
     @classmethod
     def build(cls, settings: Settings, clock: ScaledClock) -> Daemon:
@@ -508,6 +528,7 @@ class Daemon:
                 loop.remove_signal_handler(signum)
             self.store.close()
             self.calibrations.close()
+            self.notifier.close()
         log.info("backwatch stopped")
 
     def _wearer_names(self) -> list[str]:
@@ -574,6 +595,7 @@ class Daemon:
                     )
                 )
                 tasks.create_task(self._prune_history())
+                tasks.create_task(self._tell_systemd(publisher))
                 evaluations = []
                 tasks.create_task(self._publish_sensor_status(publisher))
                 for pipeline in self.pipelines:
@@ -590,7 +612,7 @@ class Daemon:
                             _supervise(
                                 f"evaluation of {pipeline.name}",
                                 partial(self._evaluate_wearer, pipeline, publisher),
-                                lambda: None,
+                                pipeline.give_up_evaluation,
                             )
                         )
                     )
@@ -598,6 +620,8 @@ class Daemon:
                     tasks.create_task(self._stop_when_done(evaluations, publisher))
         except* ShutdownRequestedError:
             log.info("shutting down")
+        finally:
+            self.notifier.stopping()
 
     async def _run_source(self, sensor: SensorRuntime, queue: BlockQueue) -> None:
         await sensor.source.run(queue, self.clock)
@@ -633,6 +657,60 @@ class Daemon:
                 log.info("removed %d records older than %g days", removed, retention_s / 86_400)
             await self.clock.sleep_s(86_400.0)
 
+    async def _tell_systemd(self, publisher: MqttPublisher) -> None:
+        """READY=1, STATUS= and WATCHDOG=1 for systemd (nothing outside systemd).
+
+        READY=1 once the broker holds our retained ``online`` (or READY_BROKER_WAIT_S has
+        passed without a broker; nudges wait in the outbox). WATCHDOG=1 only while this
+        event loop runs and every evaluation takes its blocks: an evaluation given up by
+        its supervisor, or blocks waiting longer than the watchdog interval, withhold it,
+        and systemd restarts the service.
+        """
+        notifier = self.notifier
+        if not notifier.enabled:
+            return
+        loop = asyncio.get_running_loop()
+        interval_s = notifier.watchdog_interval_s
+        tick_s = _SYSTEMD_TICK_S if interval_s is None else min(interval_s, _SYSTEMD_TICK_S)
+        started_s = loop.time()
+        ready = False
+        last_ping_s = float("-inf")
+        last_status = ""
+        withheld = False
+        while True:
+            now_s = loop.time()
+            if not ready and (publisher.connected or now_s - started_s >= READY_BROKER_WAIT_S):
+                ready = True
+                last_status = self._status_line(publisher)
+                notifier.ready(last_status)
+                log.info("told systemd we are ready (%s)", last_status)
+            stuck = [p.name for p in self.pipelines if p.stuck_for_s(now_s) > (interval_s or 0)]
+            if interval_s is not None and now_s - last_ping_s >= interval_s:
+                if stuck:
+                    if not withheld:
+                        log.error(
+                            "evaluation of %s is stuck; no watchdog ping, systemd will restart",
+                            ", ".join(stuck),
+                        )
+                    withheld = True
+                else:
+                    notifier.watchdog()
+                    last_ping_s, withheld = now_s, False
+            status = self._status_line(publisher)
+            if ready and status != last_status:
+                notifier.status(status)
+                last_status = status
+            await asyncio.sleep(tick_s)
+
+    def _status_line(self, publisher: MqttPublisher) -> str:
+        sensors = [s for p in self.pipelines for s in p.sensors]
+        connected = sum(1 for s in sensors if s.status(self.clock.now()).connected)
+        broker = "broker connected" if publisher.connected else "broker unreachable"
+        return (
+            f"{len(self.pipelines)} wearer(s), {connected}/{len(sensors)} sensor(s) connected, "
+            f"{broker}, {publisher.pending_count} message(s) pending"
+        )
+
     async def _wait_for_stop(self) -> None:
         await self.stop.wait()
         raise ShutdownRequestedError
@@ -649,6 +727,7 @@ class Daemon:
         """Drain one wearer's queue: evaluate, decide, publish; keep the retained state fresh."""
         state_interval_s = self.settings.daemon.state_interval_s * self.clock.speed
         last_state_s = float("-inf")
+        pipeline.progress_s = asyncio.get_running_loop().time()
         last_activity: str | None = None
         daily = DailyTotals()
         orientation_version = pipeline.evaluator.orientation_version
@@ -661,6 +740,7 @@ class Daemon:
             if pipeline.declared_load is not None and self.clock.now() >= pipeline.declared_load[1]:
                 pipeline.declared_load = None  # the declared load has expired
                 pipeline.evaluator.set_declared_load(None)
+            pipeline.progress_s = asyncio.get_running_loop().time()
             self._deliver(pipeline.evaluator.feed(block), publisher)
             if pipeline.evaluator.orientation_version != orientation_version:
                 orientation_version = pipeline.evaluator.orientation_version
