@@ -75,6 +75,10 @@ class Topics:
         """``<base>/<wearer>/event``: observations, QoS 1, not retained."""
         return f"{self._wearer(wearer)}/event"
 
+    def summary(self, wearer: str) -> str:
+        """``<base>/<wearer>/summary``: the retained summary of the wearer's latest full day."""
+        return f"{self._wearer(wearer)}/summary"
+
     def sensor_status(self, wearer: str, sensor: str) -> str:
         """``<base>/<wearer>/sensor/<sensor>/status``: retained sensor status."""
         return f"{self._wearer(wearer)}/sensor/{check_segment(sensor, 'sensor')}/status"
