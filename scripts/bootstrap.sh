@@ -47,6 +47,8 @@ apt_install() {
 missing=()
 have_binary mosquitto || missing+=(mosquitto)
 have_binary dbus-daemon || missing+=(dbus-daemon)
+have_binary systemd-analyze || missing+=(systemd)  # the unit file's tests
+have_binary openssl || missing+=(openssl)  # TLS tests make their own CA
 have_binary chromium || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
 
