@@ -1,4 +1,4 @@
-"""``backwatch analyze``: recordings in, one JSON Lines record per input out."""
+"""``backwatch analyze``: recordings in, one JSON Lines record per input out (and a report page)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,20 @@ from config.settings import load_settings
 from devices.mount import Mount
 from devices.recording import RecordingChunk, iter_recording
 from devices.samples import Placement
-from monitor.analyze import analyze_streams
+from monitor.analyze import AnalysisResult, analyze_streams
 from monitor.daemon import evaluation_thresholds
 from monitor.evaluation import EvaluationThresholds, SensorSetup
 
+EXIT_CANT_CREATE = 73  # EX_CANTCREAT: the report file cannot be written
 _PROGRESS_MIN_S = 3600.0  # report progress once per hour of samples analysed
 
 
 class AnalyzeUsageError(ValueError):
     """Arguments of ``analyze`` that do not describe a set of recordings."""
+
+
+class ReportWriteError(OSError):
+    """The report page could not be written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +85,11 @@ def analyze_input(item: AnalysisInput, thresholds: EvaluationThresholds) -> dict
 
     Inputs longer than an hour report each hour analysed on stderr.
     """
+    return record_of(item, evaluate_input(item, thresholds))
+
+
+def evaluate_input(item: AnalysisInput, thresholds: EvaluationThresholds) -> AnalysisResult:
+    """Read (chunk by chunk) and evaluate one input (progress per hour on stderr)."""
     streams: dict[SensorSetup, Iterator[RecordingChunk]] = {}
     for placement, path in item.files.items():
         setup = SensorSetup(placement.value, placement, item.mounts.get(placement))
@@ -92,7 +102,11 @@ def analyze_input(item: AnalysisInput, thresholds: EvaluationThresholds) -> dict
             flush=True,
         )
 
-    result = analyze_streams(streams, thresholds, progress=progress)
+    return analyze_streams(streams, thresholds, progress=progress)
+
+
+def record_of(item: AnalysisInput, result: AnalysisResult) -> dict[str, object]:
+    """The JSON Lines record of one evaluated input."""
     record = result.to_json_dict(item.label)
     if len(item.files) > 1:
         record["sensors"] = {str(p): str(path) for p, path in item.files.items()}
@@ -106,9 +120,34 @@ def run_analyze(args: argparse.Namespace, out: TextIO) -> int:
     except AnalyzeUsageError as exc:
         print(f"backwatch analyze: {exc}", file=sys.stderr)
         return 64
+    report: Path | None = getattr(args, "report", None)
+    if report is not None and len(inputs) != 1:
+        print(
+            "backwatch analyze: --report makes one page: give one FILE or one set of --sensor",
+            file=sys.stderr,
+        )
+        return 64
     thresholds = evaluation_thresholds(load_settings(args.config)) if args.config else None
     for item in inputs:
-        record = analyze_input(item, thresholds or EvaluationThresholds())
-        out.write(json.dumps(record, separators=(",", ":")) + "\n")
+        result = evaluate_input(item, thresholds or EvaluationThresholds())
+        out.write(json.dumps(record_of(item, result), separators=(",", ":")) + "\n")
         out.flush()
+        if report is not None:
+            try:
+                write_recording_report(item, result, report)
+            except ReportWriteError as exc:
+                print(f"backwatch analyze: {exc}", file=sys.stderr)
+                return EXIT_CANT_CREATE
     return 0
+
+
+def write_recording_report(item: AnalysisInput, result: AnalysisResult, path: Path) -> None:
+    """Write the HTML report of one evaluated input (raises ReportWriteError)."""
+    from monitor.report import render_day  # noqa: PLC0415 (matplotlib loads only when asked)
+    from monitor.report_model import from_analysis  # noqa: PLC0415
+
+    page = render_day(from_analysis(result, title=Path(item.label).name))
+    try:
+        path.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise ReportWriteError(f"cannot write the report {path}: {exc.strerror or exc}") from exc

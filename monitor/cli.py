@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="mount of one --sensor (repeat)",
     )
     analyze.add_argument("--config", type=Path, help="settings file for thresholds")
+    analyze.add_argument(
+        "--report", type=Path, metavar="FILE.html", help="also write an HTML report of the input"
+    )
 
     simulate = commands.add_parser(
         "simulate", help="write a simulated wearer's recording CSV (for trying analyze)"
