@@ -13,8 +13,9 @@ orientation is the wearer's own calibration and beats a declared mount; a stored
 ``WearerEvaluator.orientation_version`` has changed, :meth:`CalibrationStore.save_changed`
 with ``WearerEvaluator.orientations``.
 
-A file SQLite cannot read is moved aside (``<name>.corrupt-<UTC time>``), logged, and a
-fresh one started: calibrations are relearned from walking or redone on request.
+A file SQLite cannot read, or one failing ``PRAGMA quick_check``, is moved aside
+(``<name>.corrupt-<UTC time>``, its journal with it), logged as one error naming both paths,
+and a fresh one started: calibrations are relearned from walking or redone on request.
 Problems with the file system become :class:`CalibrationStoreError`.
 """
 
@@ -68,6 +69,7 @@ ON CONFLICT (wearer, sensor_id) DO UPDATE SET
     source = excluded.source, saved_at_s = excluded.saved_at_s
 """
 _DELETE = "DELETE FROM sensor_calibration WHERE wearer = ? AND sensor_id = ?"
+_DELETE_WEARER = "DELETE FROM sensor_calibration WHERE wearer = ?"
 
 
 class CalibrationStoreError(Exception):
@@ -116,6 +118,9 @@ class CalibrationStore:
     def _open(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, isolation_level=None)
         try:
+            check = connection.execute("PRAGMA quick_check").fetchone()
+            if check is None or check[0] != "ok":
+                raise sqlite3.DatabaseError(f"integrity check failed: {check}")
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")
             version = int(connection.execute("PRAGMA user_version").fetchone()[0])
@@ -133,11 +138,18 @@ class CalibrationStore:
         aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
         try:
             self.path.replace(aside)
-            for suffix in ("-wal", "-shm"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            for suffix in ("-wal", "-shm"):  # kept with it: the journal may hold data too
+                journal = Path(f"{self.path}{suffix}")
+                if journal.exists():
+                    journal.replace(Path(f"{aside}{suffix}"))
         except OSError as exc:
             raise CalibrationStoreError(f"{self.path}: {problem}; moving it aside: {exc}") from exc
-        logger.error("calibration file %s unreadable (%s); moved to %s", self.path, problem, aside)
+        logger.error(
+            "calibration file %s is unreadable (%s); moved it to %s and started a fresh one",
+            self.path,
+            problem,
+            aside,
+        )
         return aside
 
     # -- reading ---------------------------------------------------------------------
@@ -225,6 +237,16 @@ class CalibrationStore:
         except sqlite3.Error as exc:
             raise CalibrationStoreError(f"{self.path}: {exc}") from exc
         return cursor.rowcount > 0
+
+    def forget_wearer(self, wearer: str) -> int:
+        """Remove every orientation of a wearer's sensors (one transaction); rows removed."""
+        try:
+            with self._connection:
+                self._connection.execute("BEGIN")
+                cursor = self._connection.execute(_DELETE_WEARER, (wearer,))
+        except sqlite3.Error as exc:
+            raise CalibrationStoreError(f"{self.path}: {exc}") from exc
+        return cursor.rowcount
 
     # -- lifetime --------------------------------------------------------------------
 

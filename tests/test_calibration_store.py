@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -151,3 +152,38 @@ def test_an_evaluator_calibration_survives_a_restart(tmp_path: Path) -> None:
     np.testing.assert_array_equal(restored.mount.sensor_from_body, learned.mount.sensor_from_body)
     assert restored.source is learned.source is MountSource.CALIBRATED
     assert second.orientation_version == 0
+
+
+def test_a_damaged_page_fails_the_check_and_is_moved_aside_with_one_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / CALIBRATION_FILE
+    with CalibrationStore(path) as store:
+        for index in range(200):
+            store.save(f"wearer{index}", "chest", _orientation(1), T0)
+    raw = sqlite3.connect(path)
+    raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page_size = int(raw.execute("PRAGMA page_size").fetchone()[0])
+    raw.close()
+    data = bytearray(path.read_bytes())
+    data[page_size * 2 : page_size * 2 + 64] = b"\xff" * 64  # a b-tree page's header
+    path.write_bytes(bytes(data))
+    with caplog.at_level(logging.ERROR), CalibrationStore(path) as store:
+        assert store.recovered_from is not None
+        assert store.recovered_from.read_bytes() == bytes(data)  # kept, not dropped
+        assert store.load_wearer("wearer5") == {}
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert str(path) in errors[0]
+    assert str(store.recovered_from) in errors[0]
+
+
+def test_forget_wearer_removes_only_that_wearer(tmp_path: Path) -> None:
+    with CalibrationStore(tmp_path / CALIBRATION_FILE) as store:
+        store.save("ann", "chest", _orientation(1), T0)
+        store.save("ann", "thigh", _orientation(1), T0)
+        store.save("bo", "chest", _orientation(1), T0)
+        assert store.forget_wearer("ann") == 2
+        assert store.forget_wearer("ann") == 0
+        assert store.load_wearer("ann") == {}
+        assert set(store.load_wearer("bo")) == {"chest"}
