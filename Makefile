@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: bootstrap demo test bench validate clean
+.PHONY: bootstrap demo test bench validate install clean
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -24,6 +24,10 @@ bench: bootstrap
 
 validate: bootstrap
 	$(BIN)/python -m bench.validate
+
+# Install as a systemd service on this machine (a Raspberry Pi): sudo make install
+install:
+	scripts/install.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache
