@@ -1,4 +1,4 @@
-"""The ``backwatch`` command line: run, demo, analyze, simulate, scenarios, check-config."""
+"""The ``backwatch`` command line: run, demo, analyze, simulate, scenarios, check-config, forget."""
 
 from __future__ import annotations
 
@@ -140,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--sensor", help="one sensor id (default: all of the wearer's)")
     calibrate.add_argument("--timeout-s", type=float, default=10.0, help="wait this long")
 
+    forget = commands.add_parser(
+        "forget", help="erase everything kept about a wearer from the state directory"
+    )
+    _add_settings_flags(forget)
+    forget.add_argument("--wearer", required=True, help="the wearer's name")
+    forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
     commands.add_parser("scenarios", help="list the built-in simulated scenarios")
 
     scan = commands.add_parser("scan", help="list nearby supported Bluetooth LE sensors")
@@ -251,6 +258,30 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_forget(args: argparse.Namespace) -> int:
+    from alerts.topics import TopicError, Topics  # noqa: PLC0415
+    from monitor.forget import ForgetError, forget_wearer  # noqa: PLC0415
+
+    settings = _load(args)
+    state_dir = settings.state_dir
+    if not args.yes:
+        if not sys.stdin.isatty():
+            return _fail(EXIT_USAGE, "forget: add --yes to erase without a question")
+        answer = input(f"Erase everything kept about {args.wearer} in {state_dir}? [y/N] ")
+        if answer.strip().lower() not in {"y", "yes"}:
+            print("Nothing erased.")
+            return EXIT_OK
+    try:
+        erasure = forget_wearer(state_dir, args.wearer, Topics(settings.mqtt.base_topic))
+    except TopicError as exc:
+        return _fail(EXIT_USAGE, f"forget: {exc}")
+    except ForgetError as exc:
+        return _fail(EXIT_UNAVAILABLE, f"forget: {exc}")
+    for line in erasure.lines():
+        print(line)
+    return EXIT_OK
+
+
 _PLACEMENT_HINT = {
     "polar_h10": ("chest", "trunk"),
     "polar_verity_sense": ("chest", "trunk"),
@@ -301,6 +332,7 @@ _COMMANDS = {
     "scenarios": _cmd_scenarios,
     "scan": _cmd_scan,
     "calibrate": _cmd_calibrate,
+    "forget": _cmd_forget,
 }
 
 
