@@ -8,7 +8,7 @@ small frozen template with a pure ``render(observation) -> Wording`` and listing
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol
@@ -381,6 +381,47 @@ class LiftFormTemplate:
             guideline=self.guideline,
             evidence=MappingProxyType(evidence),
         )
+
+
+LIFT_RISK_SHORT: Mapping[str, str] = MappingProxyType(
+    {
+        "stoop": "bent at the back with straight legs",
+        "deep_flexion": "bent beyond 60 degrees",
+        "twist": "twisted",
+        "lateral_bend": "leant to one side",
+        "fast_extension": "straightened up with a jerk",
+    }
+)
+
+
+def lift_bundle_wording(risks_per_lift: Sequence[Sequence[str]], since: str) -> Wording:
+    """One coaching nudge for the risky lifts a cool-down held back since ``since`` (HH:MM)."""
+    if not risks_per_lift:
+        raise ValueError("lift_bundle_wording needs at least one held lift")
+    counts = {name: sum(name in risks for risks in risks_per_lift) for name in LIFT_RISK_ADVICE}
+    named = [name for name in LIFT_RISK_ADVICE if counts[name]]
+    lifts = len(risks_per_lift)
+    what = ", ".join(f"{counts[name]} {LIFT_RISK_SHORT[name]}" for name in named)
+    risky = "1 more lift was risky" if lifts == 1 else f"{lifts} more lifts were risky"
+    do = "; ".join(LIFT_RISK_ADVICE[name][1] for name in named) or (
+        "bend your hips and knees and keep your back upright"
+    )
+    message = (
+        f"Since {since}, {risky}"
+        + (f" ({what})" if what else "")
+        + (f". Next time {do}, keep the load close and let your legs do the work.")
+    )
+    evidence = {"lift_count": float(lifts)} | {
+        f"{name}_count": float(counts[name]) for name in named
+    }
+    return Wording(
+        kind=NudgeKind.LIFT_FORM,
+        severity=Severity.ADVICE,
+        title="Several risky lifts",
+        message=message,
+        guideline=LiftFormTemplate().guideline,
+        evidence=MappingProxyType(evidence),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,7 @@ MAX_REASON_CHARS = 300
 MAX_SNOOZE_MIN = 7 * 24 * 60
 MAX_LOAD_KG = 200.0
 MAX_LOAD_MIN = 12 * 60
+MAX_HAND_CM = 200.0
 ERROR_COMMAND = "error"
 """The command segment of ``<base>/<wearer>/reply/error``."""
 
@@ -144,10 +145,26 @@ class CalibratePayload(_Payload):
 
 
 class DeclareLoadPayload(_Payload):
-    """``{"load_kg": 12.5, "minutes": 60}``: lifts in the next minutes carry this load (0 ends)."""
+    """``{"load_kg": 12.5, "minutes": 60}`` or ``{"task": "crates"}``: what lifts now carry.
 
-    load_kg: Annotated[float, Field(ge=0, le=MAX_LOAD_KG)]
+    Either a mass (optionally with the hands' horizontal distance from the ankles and their
+    height at the start of the lift, in cm) or the name of a task configured for the wearer;
+    0 kg ends a declared load.
+    """
+
+    load_kg: Annotated[float, Field(ge=0, le=MAX_LOAD_KG)] | None = None
+    task: Segment | None = None
+    horizontal_cm: Annotated[float, Field(ge=0, le=MAX_HAND_CM)] | None = None
+    vertical_cm: Annotated[float, Field(ge=0, le=MAX_HAND_CM)] | None = None
     minutes: Annotated[float, Field(gt=0, le=MAX_LOAD_MIN)] = 60.0
+
+    @model_validator(mode="after")
+    def _load_or_task(self) -> Self:
+        if (self.load_kg is None) == (self.task is None):
+            raise ValueError("give exactly one of load_kg and task")
+        if self.task is not None and (self.horizontal_cm, self.vertical_cm) != (None, None):
+            raise ValueError("a task brings its own distances; give them in its configuration")
+        return self
 
 
 class SetQuietHoursPayload(_Payload):
@@ -230,11 +247,17 @@ class Calibrate:
 
 @dataclass(frozen=True, slots=True)
 class DeclareLoad:
-    """Lifts in the next ``duration_s`` carry ``load_kg`` (0 ends a declared load)."""
+    """Lifts in the next ``duration_s`` carry a load: ``load_kg`` (0 ends) or a named ``task``.
+
+    Exactly one of ``load_kg`` and ``task`` is set; the distances go with ``load_kg``.
+    """
 
     wearer: str
-    load_kg: float
+    load_kg: float | None
     duration_s: float
+    task: str | None = None
+    horizontal_cm: float | None = None
+    vertical_cm: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +304,14 @@ def command_value(name: CommandName, wearer: str, payload: _Payload) -> Command:
         case CalibratePayload():
             return Calibrate(wearer, payload.sensor)
         case DeclareLoadPayload():
-            return DeclareLoad(wearer, payload.load_kg, payload.minutes * 60.0)
+            return DeclareLoad(
+                wearer,
+                payload.load_kg,
+                payload.minutes * 60.0,
+                task=payload.task,
+                horizontal_cm=payload.horizontal_cm,
+                vertical_cm=payload.vertical_cm,
+            )
         case SetQuietHoursPayload():
             if not payload.enabled or payload.start is None or payload.end is None:
                 return SetQuietHours(wearer, None)
@@ -674,9 +704,22 @@ def calibrate_result(sensors: Sequence[str]) -> dict[str, Any]:
     return {"sensors": list(sensors)}
 
 
-def declare_load_result(load_kg: float, until: datetime | None) -> dict[str, Any]:
-    """The result the daemon replies to ``declare_load`` with."""
-    return {"load_kg": float(load_kg), "until": None if until is None else utc_iso(until)}
+def declare_load_result(
+    load_kg: float,
+    until: datetime | None,
+    *,
+    task: str | None = None,
+    horizontal_cm: float | None = None,
+    vertical_cm: float | None = None,
+) -> dict[str, Any]:
+    """The result the daemon replies to ``declare_load`` with (distances None: assumed)."""
+    return {
+        "load_kg": float(load_kg),
+        "task": task,
+        "horizontal_cm": horizontal_cm,
+        "vertical_cm": vertical_cm,
+        "until": None if until is None else utc_iso(until),
+    }
 
 
 RED_FLAG_NAMES = tuple(sorted(s.value for s in RED_FLAG_SYMPTOMS))

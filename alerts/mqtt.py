@@ -26,6 +26,7 @@ import contextlib
 import enum
 import json
 import logging
+import math
 import ssl
 from collections import deque
 from collections.abc import Callable
@@ -124,13 +125,22 @@ def tls_context(connection: MqttConnection) -> ssl.SSLContext | None:
 
 
 def observation_json(observation: Observation) -> str:
-    """The event payload: ``{"wearer","type","start_s","end_s","evidence"}``, compact JSON."""
+    """The event payload: ``{"wearer","type","start_s","end_s","evidence","labels"}``, compact.
+
+    ``labels`` holds the observation's words (a lift's ``technique`` and ``risks``, a fall's
+    ``direction``...); evidence only finite numbers.
+    """
     document = {
         "wearer": observation.wearer,
         "type": observation.type.value,
         "start_s": float(observation.start_s),
         "end_s": float(observation.end_s),
-        "evidence": {key: float(value) for key, value in observation.evidence.items()},
+        "evidence": {
+            key: float(value)
+            for key, value in observation.evidence.items()
+            if math.isfinite(float(value))
+        },
+        "labels": dict(observation.labels),
     }
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 

@@ -35,9 +35,9 @@ from enum import StrEnum
 from itertools import groupby
 from types import MappingProxyType
 
-from alerts.catalogue import Catalogue, Wording
+from alerts.catalogue import Catalogue, Wording, lift_bundle_wording, lift_risks
 from alerts.clock import Clock, as_utc
-from alerts.events import Observation
+from alerts.events import EventType, Observation
 from alerts.guidance import (
     DEFAULT_RELIEF_PLAN,
     DEFAULT_TIPS,
@@ -166,6 +166,7 @@ class PolicyRules:
     escalation_interval_s: float = 300.0
     escalation_window_s: float = 3600.0
     fall_ack_window_s: float = 60.0
+    lift_bundle_max_age_s: float = 3600.0
     relief_plan: ReliefPlan = DEFAULT_RELIEF_PLAN
     relief_first_hour_s: float = 3600.0
     relief_reminder_gap_s: float = 2 * 3600.0
@@ -184,6 +185,7 @@ class PolicyRules:
             "relief_first_hour_s",
             "relief_reminder_gap_s",
             "cramp_repeat_window_s",
+            "lift_bundle_max_age_s",
             "tip_grace_s",
             "max_snooze_s",
         ):
@@ -362,6 +364,8 @@ class DeliveryPolicy:
                 return None, HoldReason.DUPLICATE
             if wording.severity is not Severity.URGENT:
                 reason = self._held(wearer, wording.kind, now)
+                if reason is HoldReason.COOLDOWN and observation.type is EventType.LIFT:
+                    self._store.hold(wearer, wording.kind.value, now_s, lift_risks(observation))
                 if reason is not None:
                     return None, reason
             nudge = self._issue(
@@ -385,6 +389,7 @@ class DeliveryPolicy:
         now = self._now()
         with self._store.transaction():
             nudges = self._due_escalations(now)
+            nudges += self._due_lift_bundles(now)
             nudges += self._due_relief_steps(now)
             nudges += self._due_tips(now, wearers)
         return nudges
@@ -418,6 +423,37 @@ class DeliveryPolicy:
             )
             self._store.reschedule_escalation(escalation.root_id, next_s, repeats)
             nudges.append(nudge)
+        return nudges
+
+    def _due_lift_bundles(self, now: datetime) -> list[Nudge]:
+        """One nudge for the risky lifts a cool-down held back, once it allows one."""
+        now_s = now.timestamp()
+        kind = NudgeKind.LIFT_FORM
+        nudges = []
+        for wearer, held in self._store.held(kind.value).items():
+            fresh = [
+                (time_s, risks)
+                for time_s, risks in held
+                if now_s - time_s < self._rules.lift_bundle_max_age_s
+            ]
+            if not fresh:
+                self._store.clear_held(wearer, kind.value)
+                continue
+            if self._held(wearer, kind, now) is not None:
+                continue
+            since = self._local(_from_s(fresh[0][0])).strftime("%H:%M")
+            wording = lift_bundle_wording([risks for _t, risks in fresh], since)
+            nudges.append(
+                self._issue(
+                    wearer,
+                    wording,
+                    now,
+                    NudgeOrigin.OBSERVATION,
+                    start_s=fresh[0][0],
+                    end_s=fresh[-1][0],
+                )
+            )
+            self._store.clear_held(wearer, kind.value)
         return nudges
 
     def _repeat(self, original: Nudge, repeats: int, now: datetime) -> Nudge:

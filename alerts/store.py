@@ -88,6 +88,10 @@ CREATE TABLE IF NOT EXISTS reports (
     id INTEGER PRIMARY KEY AUTOINCREMENT, wearer TEXT NOT NULL, time_s REAL NOT NULL,
     kind TEXT NOT NULL, detail TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS held (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, wearer TEXT NOT NULL, kind TEXT NOT NULL,
+    time_s REAL NOT NULL, detail TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL,
     retain INTEGER NOT NULL, created_s REAL NOT NULL, sent_s REAL
@@ -704,6 +708,31 @@ class AlertStore:
         )
         return [(float(r[0]), str(r[1]), json.loads(str(r[2]))) for r in rows]
 
+    # -- observations held back for a later bundle ------------------------------------------
+
+    def hold(self, wearer: str, kind: str, time_s: float, detail: Sequence[str]) -> None:
+        """Keep an observation the cool-down held back, for the next bundled nudge."""
+        self._write(
+            "INSERT INTO held (wearer, kind, time_s, detail) VALUES (?, ?, ?, ?)",
+            (wearer, kind, time_s, json.dumps(list(detail), separators=(",", ":"))),
+        )
+
+    def held(self, kind: str) -> dict[str, list[tuple[float, list[str]]]]:
+        """Held observations of ``kind`` by wearer, oldest first: ``(time_s, detail)``."""
+        rows = self._query(
+            "SELECT wearer, time_s, detail FROM held WHERE kind = ? ORDER BY id", (kind,)
+        )
+        by_wearer: dict[str, list[tuple[float, list[str]]]] = {}
+        for wearer, time_s, detail in rows:
+            by_wearer.setdefault(str(wearer), []).append(
+                (float(time_s), [str(part) for part in json.loads(str(detail))])
+            )
+        return by_wearer
+
+    def clear_held(self, wearer: str, kind: str) -> int:
+        """Forget the held observations of a wearer and kind (bundled or gone stale)."""
+        return self._write("DELETE FROM held WHERE wearer = ? AND kind = ?", (wearer, kind))
+
     # -- Home Assistant discovery record ------------------------------------------------------
 
     def announced(self) -> dict[str, tuple[str, str | None]]:
@@ -735,6 +764,7 @@ class AlertStore:
             for sql in (
                 "DELETE FROM nudges WHERE time_s < ? AND next_escalation_s IS NULL",
                 "DELETE FROM dedup WHERE time_s < ?",
+                "DELETE FROM held WHERE time_s < ?",
                 "DELETE FROM reports WHERE time_s < ?",
                 "DELETE FROM outbox WHERE sent_s IS NOT NULL AND sent_s < ?",
                 "DELETE FROM snoozes WHERE until_s < ?",
@@ -755,6 +785,7 @@ class AlertStore:
                 "snoozes",
                 "quiet_hours",
                 "dedup",
+                "held",
                 "relief_plans",
                 "relief_steps",
                 "tips",

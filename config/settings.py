@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -117,11 +119,29 @@ class SensorSettings(_Section):
         return self
 
 
+class LiftTaskSettings(_Section):
+    """A lifting task the wearer can declare by name (``declare_load {"task": ...}``).
+
+    What is left out is assumed (documented NIOSH defaults) or measured by the trunk sensor
+    (twist, lifts per minute); see docs/lifting-and-falls.md.
+    """
+
+    load_kg: float = Field(gt=0, le=200)
+    horizontal_cm: float | None = Field(None, ge=0, le=200)
+    vertical_cm: float | None = Field(None, ge=0, le=200)
+    travel_cm: float | None = Field(None, ge=0, le=200)
+    asymmetry_deg: float | None = Field(None, ge=0, le=180)
+    coupling: Literal["good", "fair", "poor"] | None = None
+    frequency_per_min: float | None = Field(None, gt=0, le=20)
+    duration_h: float | None = Field(None, gt=0, le=8)
+
+
 class WearerSettings(_Section):
     """A person wearing one or more sensors."""
 
     name: TopicSegment
     sensors: list[SensorSettings] = Field(min_length=1)
+    tasks: dict[TopicSegment, LiftTaskSettings] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check_unique_sensors(self) -> WearerSettings:
@@ -169,12 +189,17 @@ class ThresholdSettings(_Section):
 _QUIET_HOURS_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
+BUILTIN_COOLDOWN_MIN: Mapping[str, float] = MappingProxyType({"lift_form": 5.0})
+"""Cool-downs that differ from ``default_cooldown_min`` unless configured (lift coaching
+should follow the lifts; the cool-down bundles the ones close together)."""
+
+
 class PolicySettings(_Section):
     """How often nudges may come, and when not (urgent alerts always pass)."""
 
     default_cooldown_min: float = Field(20.0, ge=0, le=24 * 60)
     cooldown_min: dict[TopicSegment, Annotated[float, Field(ge=0, le=7 * 24 * 60)]] = Field(
-        default_factory=dict
+        default_factory=lambda: dict(BUILTIN_COOLDOWN_MIN)
     )
     quiet_hours: str | None = "22:00-07:00"
     default_daily_cap: int | None = Field(8, ge=0, le=1000)
@@ -189,6 +214,11 @@ class PolicySettings(_Section):
     tips: bool = True
     timezone: str | None = None
     retention_days: float = Field(90.0, gt=0, le=3650)
+
+    @field_validator("cooldown_min")
+    @classmethod
+    def _with_builtin_cooldowns(cls, value: dict[str, float]) -> dict[str, float]:
+        return {**BUILTIN_COOLDOWN_MIN, **value}
 
     @field_validator("quiet_hours")
     @classmethod

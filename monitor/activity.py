@@ -471,6 +471,7 @@ class PostureLabeler:
     """
 
     __slots__ = (
+        "_bent_drop_m",
         "_cover_code",
         "_cover_end",
         "_cover_start",
@@ -519,6 +520,7 @@ class PostureLabeler:
         self._cover_end = -math.inf
         self._cover_code = SITTING
         self._move_run = 0
+        self._bent_drop_m: float | None = None  # how far an upright wearer bent down, m
         self._pending: list[tuple[int, Transition]] = []
         self._minute: int | None = None
         self._walk_sum = [0.0, 0.0, 0.0]
@@ -583,6 +585,27 @@ class PostureLabeler:
             self._ref_learned = True
         post_lying = _angle_deg(post, self._upright) > self._lying_deg
         pre_lying = pre is not None and _angle_deg(pre, self._upright) > self._lying_deg
+        rise = None if tr.motion is None else tr.motion.rise_m
+        if (
+            pre_lying
+            and new is Posture.SEATED
+            and self._bent_drop_m is not None
+            and rise is not None
+            and abs(rise - self._bent_drop_m) <= self._th.drop_m
+        ):
+            # Coming back up from a deep forward bend (a stoop lift held at the bottom),
+            # not getting up from lying: back to the height the wearer bent down from.
+            new = Posture.UPRIGHT
+        self._bent_drop_m = (
+            -rise
+            if post_lying
+            and self._posture is Posture.UPRIGHT
+            and self._forward_known
+            and rise is not None
+            and -self._th.max_drop_m <= rise <= -self._th.drop_m
+            and _pitch_deg(post) - _pitch_deg(self._upright) > self._lying_deg
+            else None
+        )
         # A movement judged whole is covered from its start; one judged by its tail only
         # (walking straight into a chair) from the start of the tail.
         self._cover_start = _cover_start(tr, self._th)

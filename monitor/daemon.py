@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import partial
@@ -34,7 +34,13 @@ from alerts.service import serve_timers
 from alerts.state import ReliefPlanInfo, SensorStatus, WearerState
 from alerts.store import AlertStore, StoreError
 from alerts.topics import Topics
-from config.settings import ConfigError, SensorSettings, Settings, WearerSettings
+from config.settings import (
+    ConfigError,
+    LiftTaskSettings,
+    SensorSettings,
+    Settings,
+    WearerSettings,
+)
 from devices.ble import AdapterGate, BleSensorConfig, BleSensorSource
 from devices.mount import Mount, MountError
 from devices.protocols.catalog import SensorModel
@@ -56,6 +62,7 @@ from monitor.evaluation import (
     WearerEvaluator,
     WearerStatus,
 )
+from monitor.niosh import Coupling, LiftTask
 from monitor.orientation import MountSource
 from monitor.sdnotify import SystemdNotifier
 
@@ -140,7 +147,8 @@ class WearerPipeline:
     queue: BlockQueue
     evaluator: WearerEvaluator
     open_sources: int = field(init=False)
-    declared_load: tuple[float, datetime] | None = None  # kg, until (wall time)
+    tasks: Mapping[str, LiftTask] = field(default_factory=dict)  # declarable by name
+    declared_until: datetime | None = None  # when the declared load ends (wall time)
     progress_s: float = 0.0  # event-loop time the evaluation last took a block (or started)
     evaluation_failed: bool = False  # its supervisor gave up on it
 
@@ -276,6 +284,7 @@ def build_pipelines(settings: Settings, start_s: float) -> list[WearerPipeline]:
             WearerPipeline(
                 name=wearer.name,
                 sensors=sensors,
+                tasks={name: _lift_task(task) for name, task in wearer.tasks.items()},
                 queue=BlockQueue(maxsize=queue_blocks),
                 evaluator=WearerEvaluator(
                     wearer.name,
@@ -307,6 +316,20 @@ def policy_rules(settings: Settings) -> PolicyRules:
         fall_ack_window_s=policy.fall_ack_window_s,
         tips=DEFAULT_TIPS if policy.tips else (),
         timezone=ZoneInfo(policy.timezone) if policy.timezone else None,
+    )
+
+
+def _lift_task(task: LiftTaskSettings) -> LiftTask:
+    """A configured lifting task as the NIOSH equation's input."""
+    return LiftTask(
+        load_kg=task.load_kg,
+        horizontal_cm=task.horizontal_cm,
+        vertical_cm=task.vertical_cm,
+        travel_cm=task.travel_cm,
+        asymmetry_deg=task.asymmetry_deg,
+        coupling=None if task.coupling is None else Coupling(task.coupling),
+        frequency_per_min=task.frequency_per_min,
+        duration_h=task.duration_h,
     )
 
 
@@ -556,15 +579,40 @@ class Daemon:
                     return Outcome.failed(ErrorCode.UNAVAILABLE, str(exc))
                 return Outcome.ok(calibrate_result(ids))
             case DeclareLoad():
-                until = (
-                    None
-                    if command.load_kg == 0
-                    else self.clock.now() + timedelta(seconds=command.duration_s)
-                )
-                pipeline.declared_load = None if until is None else (command.load_kg, until)
-                pipeline.evaluator.set_declared_load(None if until is None else command.load_kg)
-                return Outcome.ok(declare_load_result(command.load_kg, until))
+                return self._declare_load(pipeline, command)
         return Outcome.failed(ErrorCode.REJECTED, f"{type(command).__name__} is not handled here")
+
+    def _declare_load(self, pipeline: WearerPipeline, command: DeclareLoad) -> Outcome:
+        """A mass (with the hands' distances), a configured task by name, or 0 kg to end."""
+        task: LiftTask | None
+        if command.task is not None:
+            task = pipeline.tasks.get(command.task)
+            if task is None:
+                known = ", ".join(sorted(pipeline.tasks)) or "none configured"
+                return Outcome.failed(
+                    ErrorCode.REJECTED,
+                    f"{pipeline.name} has no task {command.task!r} (tasks: {known})",
+                )
+        elif not command.load_kg:
+            task = None
+        else:
+            task = LiftTask(
+                load_kg=command.load_kg,
+                horizontal_cm=command.horizontal_cm,
+                vertical_cm=command.vertical_cm,
+            )
+        until = None if task is None else self.clock.now() + timedelta(seconds=command.duration_s)
+        pipeline.declared_until = until
+        pipeline.evaluator.set_declared_load(task)
+        return Outcome.ok(
+            declare_load_result(
+                0.0 if task is None else task.load_kg,
+                until,
+                task=command.task,
+                horizontal_cm=None if task is None else task.horizontal_cm,
+                vertical_cm=None if task is None else task.vertical_cm,
+            )
+        )
 
     async def _run_tasks(
         self, publisher: MqttPublisher, listener: CommandListener, *, until_sources_end: bool
@@ -737,8 +785,8 @@ class Daemon:
             if block is None:
                 pipeline.open_sources -= 1
                 continue
-            if pipeline.declared_load is not None and self.clock.now() >= pipeline.declared_load[1]:
-                pipeline.declared_load = None  # the declared load has expired
+            if pipeline.declared_until is not None and self.clock.now() >= pipeline.declared_until:
+                pipeline.declared_until = None  # the declared load has expired
                 pipeline.evaluator.set_declared_load(None)
             pipeline.progress_s = asyncio.get_running_loop().time()
             self._deliver(pipeline.evaluator.feed(block), publisher)
@@ -782,7 +830,9 @@ class Daemon:
         )
 
     def _deliver(self, observations: list[Observation], publisher: MqttPublisher) -> None:
+        """Each observation goes out as an event; the policy decides whether it is a nudge."""
         for observation in observations:
+            publisher.publish_event(observation)
             nudge = self.policy.decide(observation)
             if nudge is not None:
                 log.info("nudge %s for %s: %s", nudge.kind, nudge.wearer, nudge.title)

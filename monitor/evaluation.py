@@ -292,6 +292,8 @@ class WearerStatus:
 
 #: Default sample time between evaluation passes for a live wearer (s).
 LIVE_EVALUATE_EVERY_S = 2.0
+NIOSH_RATE_WINDOW_S = 15 * 60.0
+"""The NIOSH lifting frequency is averaged over a 15-minute sampling period."""
 _RING_RATE_HZ = 400.0  # ring room per second; faster sensors get their blocks split
 #: Default seconds of ring at that rate; half full, its samples are summed (a live pass sums
 #: every ``evaluate_every_s`` anyway; offline analysis uses a longer ring: fewer, larger sums).
@@ -842,9 +844,9 @@ class WearerEvaluator:
 
     # -- lifts and falls ---------------------------------------------------------------
 
-    def set_declared_load(self, load_kg: float | None) -> None:
-        """Declare the load being lifted (kg; None: none): later lifts carry its NIOSH index."""
-        self._declared_load = None if load_kg is None else LiftTask(load_kg=load_kg)
+    def set_declared_load(self, task: LiftTask | None) -> None:
+        """Declare the lifting task (None: none): later lifts carry its NIOSH lifting index."""
+        self._declared_load = task
 
     @property
     def lifts(self) -> list[Lift]:
@@ -988,6 +990,19 @@ class WearerEvaluator:
                 after_s = stop_s - lift.end_s
         return (before_s > margin_s) != (after_s > margin_s)
 
+    def _lifts_per_min(self, end_s: float) -> float:
+        """Lifts per minute over the NIOSH 15-minute sampling period ending at ``end_s``.
+
+        Counts the lift being judged too; the equation floors the rate at 0.2 per minute.
+        """
+        since_s = end_s - NIOSH_RATE_WINDOW_S
+        count = 1
+        for earlier in reversed(self._lifts):
+            if earlier.end_s <= since_s:
+                break
+            count += 1
+        return count / (NIOSH_RATE_WINDOW_S / 60.0)
+
     def _lift_observation(self, lift: Lift) -> Observation:
         evidence = lift_evidence(lift)
         labels = {
@@ -995,7 +1010,11 @@ class WearerEvaluator:
             "risks": ",".join(sorted(str(r) for r in lift.risks)),
         }
         if self._declared_load is not None:
-            result = assess_lift(self._declared_load, twist_deg=lift.twist_deg)
+            result = assess_lift(
+                self._declared_load,
+                twist_deg=lift.twist_deg,
+                lifts_per_min=self._lifts_per_min(lift.end_s),
+            )
             evidence["load_kg"] = self._declared_load.load_kg
             evidence["lifting_index"] = result.lifting_index
             evidence["rwl_kg"] = result.rwl_kg

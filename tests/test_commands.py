@@ -67,8 +67,8 @@ EXAMPLES: dict[CommandName, tuple[dict[str, Any], object]] = {
     ),
     CommandName.CALIBRATE: ({"sensor": "chest"}, Calibrate("alex", "chest")),
     CommandName.DECLARE_LOAD: (
-        {"load_kg": 12.5, "minutes": 90},
-        DeclareLoad("alex", 12.5, 5400.0),
+        {"load_kg": 12.5, "minutes": 90, "horizontal_cm": 35, "vertical_cm": 60},
+        DeclareLoad("alex", 12.5, 5400.0, horizontal_cm=35.0, vertical_cm=60.0),
     ),
     CommandName.SET_QUIET_HOURS: (
         {"start": "22:30", "end": "06:45"},
@@ -145,6 +145,11 @@ BAD_PAYLOADS: list[tuple[str, bytes, ErrorCode]] = [
     ("calibrate", b'{"sensor": "+"}', ErrorCode.INVALID_FIELDS),
     ("declare_load", b'{"load_kg": 500}', ErrorCode.INVALID_FIELDS),
     ("declare_load", b'{"load_kg": 5, "minutes": 0}', ErrorCode.INVALID_FIELDS),
+    ("declare_load", b"{}", ErrorCode.INVALID_FIELDS),
+    ("declare_load", b'{"load_kg": 5, "task": "crates"}', ErrorCode.INVALID_FIELDS),
+    ("declare_load", b'{"task": "crates", "horizontal_cm": 30}', ErrorCode.INVALID_FIELDS),
+    ("declare_load", b'{"task": "a/b"}', ErrorCode.INVALID_FIELDS),
+    ("declare_load", b'{"load_kg": 5, "vertical_cm": -1}', ErrorCode.INVALID_FIELDS),
     ("set_quiet_hours", b'{"start": "25:00", "end": "07:00"}', ErrorCode.INVALID_FIELDS),
     ("set_quiet_hours", b'{"start": "22:00"}', ErrorCode.INVALID_FIELDS),
     ("set_quiet_hours", b'{"start": "07:00", "end": "07:00"}', ErrorCode.INVALID_FIELDS),
@@ -320,9 +325,17 @@ def test_policy_commands_produce_schema_valid_results() -> None:
 
 def test_monitor_side_results_fit_their_schemas() -> None:
     assert errors(calibrate_result(["chest", "thigh"]), load_schema("result_calibrate")) == []
-    load = declare_load_result(12.5, datetime(2024, 5, 1, 10, 0, tzinfo=UTC))
-    assert load == {"load_kg": 12.5, "until": "2024-05-01T10:00:00Z"}
+    load = declare_load_result(12.5, datetime(2024, 5, 1, 10, 0, tzinfo=UTC), horizontal_cm=30.0)
+    assert load == {
+        "load_kg": 12.5,
+        "task": None,
+        "horizontal_cm": 30.0,
+        "vertical_cm": None,
+        "until": "2024-05-01T10:00:00Z",
+    }
     assert errors(load, load_schema("result_declare_load")) == []
+    task = declare_load_result(12.0, None, task="crates", horizontal_cm=45.0, vertical_cm=20.0)
+    assert errors(task, load_schema("result_declare_load")) == []
 
 
 json_values = st.recursive(

@@ -14,6 +14,7 @@ from devices.scenario import load_scenario
 from devices.simulated import SimulatedSensor, motion_truth
 from monitor.analyze import analyze_sensors
 from monitor.evaluation import SensorSetup, WearerEvaluator
+from monitor.niosh import Coupling, LiftTask, frequency_multiplier
 
 SETUP = SensorSetup("chest", Placement.TRUNK, Mount.identity())
 
@@ -25,10 +26,10 @@ def _recording() -> Recording:
 
 
 def _run(
-    rec: Recording, block: int, every_s: float, load_kg: float | None = None
+    rec: Recording, block: int, every_s: float, task: LiftTask | None = None
 ) -> tuple[WearerEvaluator, list[Observation]]:
     ev = WearerEvaluator("ann", [SETUP], evaluate_every_s=every_s)
-    ev.set_declared_load(load_kg)
+    ev.set_declared_load(task)
     out: list[Observation] = []
     for a in range(0, len(rec.t_s), block):
         gyro = None if rec.gyro_dps is None else rec.gyro_dps[a : a + block]
@@ -85,16 +86,37 @@ def test_only_risky_lifts_and_a_fast_pace_are_nudged() -> None:
 
 
 def test_a_declared_load_gives_each_lift_its_lifting_index() -> None:
-    _, out = _run(_recording(), 500, 2.0, load_kg=15.0)
+    _, out = _run(_recording(), 500, 2.0, LiftTask(load_kg=15.0))
     lift = next(o for o in out if o.type is EventType.LIFT)
-    # Defaults H 40, V 30, D 45, A from the twist, F 1/min for 8 h, fair grip:
-    # HM 0.625, VM 0.865, DM 0.92, FM 0.75, CM 0.95 (NIOSH 94-110 tables).
-    expected_rwl = 23.0 * 0.625 * (1 - 0.003 * abs(30 - 75)) * (0.82 + 4.5 / 45) * 0.75 * 0.95
+    # Defaults H 40, V 30, D 45, fair grip, 8 h; A from the twist; the first lift of the
+    # day is 1 lift in 15 minutes, floored to 0.2/min: HM 0.625, VM 0.865, DM 0.92,
+    # FM 0.85, CM 0.95 (NIOSH 94-110 tables).
+    expected_rwl = 23.0 * 0.625 * (1 - 0.003 * abs(30 - 75)) * (0.82 + 4.5 / 45) * 0.85 * 0.95
     twist = lift.evidence.get("twist_deg", 0.0)
     expected_rwl *= 1 - 0.0032 * abs(twist)
     assert np.isclose(lift.evidence["rwl_kg"], expected_rwl, rtol=1e-6)
     assert np.isclose(lift.evidence["lifting_index"], 15.0 / expected_rwl, rtol=1e-6)
     assert "horizontal_cm" in lift.labels["niosh_assumed"]
+    assert "frequency_per_min" in lift.labels["niosh_measured"]
+
+
+def test_a_declared_task_brings_its_distances_and_grip() -> None:
+    task = LiftTask(
+        load_kg=10.0, horizontal_cm=25.0, vertical_cm=75.0, travel_cm=25.0, coupling=Coupling.GOOD
+    )
+    _, out = _run(_recording(), 500, 2.0, task)
+    lifts = [o for o in out if o.type is EventType.LIFT]
+    assert len(lifts) == 3
+    for count, lift in enumerate(lifts, start=1):
+        # HM = VM = DM = CM = 1 at the declared values; AM from the twist; FM from the
+        # measured rate: the n-th lift of the recording is n lifts in 15 minutes (8 h column).
+        twist = lift.evidence.get("twist_deg", 0.0)
+        fm = frequency_multiplier(count / 15.0, 8.0, 75.0)
+        assert fm == pytest.approx(0.85)  # 1-3 lifts in 15 min: the 0.2/min row
+        expected_rwl = 23.0 * (1 - 0.0032 * abs(twist)) * fm
+        assert lift.evidence["rwl_kg"] == pytest.approx(expected_rwl, rel=1e-9)
+        assert lift.labels["niosh_assumed"] == "duration_h"
+        assert lift.evidence["load_kg"] == 10.0
 
 
 def test_analyze_output_has_lift_and_fall_events() -> None:

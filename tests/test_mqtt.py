@@ -189,6 +189,7 @@ def test_event_and_sensor_status_payloads(mosquitto: PrivateMosquitto) -> None:
         "start_s": 100.0,
         "end_s": 1960.0,
         "evidence": {"bout_s": 1860.0, "limit_s": 1800.0},
+        "labels": {},
     }
     assert errors(event, load_schema("event")) == []
     assert not got[topics.event("alex")].retain
@@ -424,9 +425,18 @@ def test_bad_connection_settings_name_the_field(changes: dict[str, Any], field: 
 
 
 def test_observation_json_is_compact_and_stable() -> None:
-    observation = Observation("sam", EventType.SITTING_BOUT, 1.0, 2.5, {"bout_s": 1.5})
+    observation = Observation(
+        "sam",
+        EventType.LIFT,
+        1.0,
+        2.5,
+        {"peak_flexion_deg": 71.5, "twist_deg": float("nan")},
+        {"technique": "stoop", "risks": "deep_flexion,stoop"},
+    )
     assert observation_json(observation) == (
-        '{"wearer":"sam","type":"sitting_bout","start_s":1.0,"end_s":2.5,"evidence":{"bout_s":1.5}}'
+        '{"wearer":"sam","type":"lift","start_s":1.0,"end_s":2.5,'
+        '"evidence":{"peak_flexion_deg":71.5},'
+        '"labels":{"technique":"stoop","risks":"deep_flexion,stoop"}}'
     )
 
 
