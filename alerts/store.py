@@ -3,7 +3,8 @@
 One file in the state directory holds everything alerts must not forget across a restart:
 the nudges sent (cool-downs, daily caps, acknowledgements, escalations), snoozes, quiet-hours
 overrides, de-duplication keys, relief-plan timers, prevention-tip timers, walking minutes per
-day, symptom reports, the MQTT outbox and the Home Assistant discovery topics announced.
+day, symptom reports, each day's history and summary for reports, the MQTT outbox and the Home
+Assistant discovery topics announced.
 
 Times are Unix seconds (REAL); local days are ISO dates (``2024-05-01``) chosen by the caller.
 Each public method is one transaction unless called inside ``transaction()``. An unreadable or
@@ -91,6 +92,11 @@ CREATE TABLE IF NOT EXISTS reports (
 CREATE TABLE IF NOT EXISTS held (
     id INTEGER PRIMARY KEY AUTOINCREMENT, wearer TEXT NOT NULL, kind TEXT NOT NULL,
     time_s REAL NOT NULL, detail TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS day_history (
+    wearer TEXT NOT NULL, day TEXT NOT NULL, start_s REAL NOT NULL, document TEXT NOT NULL,
+    summary TEXT,
+    PRIMARY KEY (wearer, day)
 );
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL,
@@ -733,6 +739,45 @@ class AlertStore:
         """Forget the held observations of a wearer and kind (bundled or gone stale)."""
         return self._write("DELETE FROM held WHERE wearer = ? AND kind = ?", (wearer, kind))
 
+    # -- day history (reports) ----------------------------------------------------------------
+
+    def set_day_history(self, wearer: str, day: str, document: str, start_s: float) -> None:
+        """Keep a wearer's day history document (JSON, see ``monitor.report_model``)."""
+        self._write(
+            "INSERT INTO day_history (wearer, day, start_s, document) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (wearer, day) DO UPDATE SET start_s = excluded.start_s,"
+            " document = excluded.document",
+            (wearer, day, start_s, document),
+        )
+
+    def day_history(self, wearer: str, day: str) -> str | None:
+        """The stored history document of a wearer's day, or None."""
+        rows = self._query(
+            "SELECT document FROM day_history WHERE wearer = ? AND day = ?", (wearer, day)
+        )
+        return str(rows[0][0]) if rows else None
+
+    def set_daily_summary(self, wearer: str, day: str, summary: str) -> None:
+        """Keep the summary (JSON) of a finished day that has a history."""
+        self._write(
+            "UPDATE day_history SET summary = ? WHERE wearer = ? AND day = ?",
+            (summary, wearer, day),
+        )
+
+    def daily_summary(self, wearer: str, day: str) -> str | None:
+        """The stored summary of a wearer's finished day, or None."""
+        rows = self._query(
+            "SELECT summary FROM day_history WHERE wearer = ? AND day = ?", (wearer, day)
+        )
+        return None if not rows or rows[0][0] is None else str(rows[0][0])
+
+    def history_wearers(self) -> list[str]:
+        """Wearers with any day history, sorted."""
+        return [
+            str(r[0])
+            for r in self._query("SELECT DISTINCT wearer FROM day_history ORDER BY wearer")
+        ]
+
     # -- Home Assistant discovery record ------------------------------------------------------
 
     def announced(self) -> dict[str, tuple[str, str | None]]:
@@ -764,6 +809,7 @@ class AlertStore:
             for sql in (
                 "DELETE FROM nudges WHERE time_s < ? AND next_escalation_s IS NULL",
                 "DELETE FROM dedup WHERE time_s < ?",
+                "DELETE FROM day_history WHERE start_s < ?",
                 "DELETE FROM held WHERE time_s < ?",
                 "DELETE FROM reports WHERE time_s < ?",
                 "DELETE FROM outbox WHERE sent_s IS NOT NULL AND sent_s < ?",
@@ -791,6 +837,7 @@ class AlertStore:
                 "tips",
                 "walking",
                 "reports",
+                "day_history",
             ):
                 removed += self._conn.execute(
                     f"DELETE FROM {table} WHERE wearer = ?",  # noqa: S608 (fixed table names)
