@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from alerts.catalogue import Catalogue, FallCheckTemplate, default_catalogue
+from alerts.clock import SystemClock
 from alerts.events import EventType, Observation
 from alerts.guidance import (
     GUIDANCE,
@@ -18,7 +19,7 @@ from alerts.guidance import (
     TipSchedule,
 )
 from alerts.mqtt import MqttConnection, MqttPublisher
-from alerts.nudge import NudgeKind, Severity
+from alerts.nudge import Nudge, NudgeKind, Severity
 from alerts.policy import (
     DUE_POLL_S,
     DeliveryPolicy,
@@ -410,3 +411,108 @@ def test_serve_timers_publishes_what_is_due_on_the_clock() -> None:
     asyncio.run(run())
     assert set(sleeps) == {DUE_POLL_S}
     assert publisher.pending_count == 2  # repeats at 09:05 and 09:10
+
+
+def risky_lift(end_s: float, risks: str, wearer: str = "alex") -> Observation:
+    return Observation(
+        wearer,
+        EventType.LIFT,
+        end_s - 4.0,
+        end_s,
+        {"peak_flexion_deg": 75.0},
+        {"technique": "stoop", "risks": risks},
+    )
+
+
+def test_risky_lifts_held_by_the_cooldown_come_as_one_bundled_nudge() -> None:
+    clock = FakeClock(START)
+    policy = DeliveryPolicy(
+        default_catalogue(),
+        clock,
+        {NudgeKind.LIFT_FORM: 300.0},
+        600.0,
+        rules=PolicyRules(timezone=UTC),
+    )
+    first = policy.decide(risky_lift(10.0, "stoop"))
+    assert first is not None
+    assert first.title == "Lift with your legs"
+    held = []
+    for k, risks in enumerate(["stoop", "deep_flexion,stoop", "twist", "stoop,twist"]):
+        clock.advance(30.0)
+        nudge, reason = policy.decide_with_reason(risky_lift(40.0 + 30 * k, risks))
+        held.append(reason)
+        assert nudge is None
+    assert held == [HoldReason.COOLDOWN] * 4
+    # A safe lift (no risks) is not coaching material and not bundled.
+    assert policy.decide(risky_lift(200.0, "")) is None
+    clock.advance(60.0)  # 09:03: the cool-down (5 min from 09:00) still holds the bundle
+    assert policy.due(["alex"]) == []
+    clock.advance(120.0)  # 09:05
+    (bundle,) = policy.due(["alex"])
+    assert (bundle.kind, bundle.title) == (NudgeKind.LIFT_FORM, "Several risky lifts")
+    assert bundle.message.startswith(
+        "Since 09:00, 4 more lifts were risky (3 bent at the back with straight legs, "
+        "1 bent beyond 60 degrees, 2 twisted). Next time bend your hips and knees"
+    )
+    assert "turn with your feet, not your back" in bundle.message
+    assert bundle.evidence == {
+        "lift_count": 4.0,
+        "stoop_count": 3.0,
+        "deep_flexion_count": 1.0,
+        "twist_count": 2.0,
+    }
+    # Sent once; it restarts the cool-down like any lift nudge.
+    clock.advance(60.0)
+    assert policy.due(["alex"]) == []
+    assert policy.decide(risky_lift(500.0, "stoop")) is None
+
+
+def test_held_lifts_go_stale_instead_of_coming_hours_later() -> None:
+    clock = FakeClock(START)
+    policy = DeliveryPolicy(
+        default_catalogue(),
+        clock,
+        {NudgeKind.LIFT_FORM: 300.0},
+        600.0,
+        rules=PolicyRules(timezone=UTC, quiet_hours=QuietHours(time(9, 1), time(12, 0))),
+    )
+    assert policy.decide(risky_lift(10.0, "stoop")) is not None
+    clock.advance(30.0)
+    assert policy.decide_with_reason(risky_lift(40.0, "twist"))[1] is HoldReason.COOLDOWN
+    clock.advance(3600.0)  # quiet hours hold the bundle for longer than it stays useful
+    assert policy.due(["alex"]) == []
+    clock.advance(3 * 3600.0)
+    assert policy.due(["alex"]) == []
+
+
+def test_the_fall_alert_follows_the_wall_clock_too() -> None:
+    """The daemon's clock at speed 1 is the wall clock: the alert comes after real seconds."""
+    policy = DeliveryPolicy(
+        Catalogue({EventType.SITTING_BOUT: FallCheckTemplate()}),
+        SystemClock(),
+        {},
+        600.0,
+        rules=PolicyRules(fall_ack_window_s=0.3, escalation_interval_s=0.2, timezone=UTC),
+    )
+    check = policy.decide(sitting(10.0))
+    assert check is not None
+    publisher = MqttPublisher(MqttConnection("127.0.0.1", 1), Topics())
+
+    async def run() -> None:
+        async def sleep_s(duration_s: float) -> None:
+            await asyncio.sleep(duration_s)
+
+        timers = asyncio.create_task(serve_timers(policy, publisher, ["alex"], sleep_s))
+        while publisher.pending_count < 2:  # the alert and its first repeat
+            await asyncio.sleep(0.05)
+        assert policy.im_ok("alex") == [check.id]
+        timers.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await timers
+
+    asyncio.run(asyncio.wait_for(run(), 30.0))
+    chain = policy.store.nudges_of("alex")
+    assert [n.kind for n in chain] == ["fall_check", "red_flag", "red_flag"]
+    alert = Nudge.from_json(chain[1].payload)
+    assert alert.evidence["unanswered_s"] >= 0.3
+    assert (alert.time - check.time).total_seconds() >= 0.3
