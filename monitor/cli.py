@@ -121,6 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--report", type=Path, metavar="FILE.html", help="also write an HTML report of the input"
     )
 
+    report = commands.add_parser(
+        "report", help="an HTML report of a wearer's day or week from the daemon's history"
+    )
+    _add_settings_flags(report)
+    report.add_argument("--wearer", required=True, help="the wearer's name")
+    when = report.add_mutually_exclusive_group()
+    when.add_argument(
+        "--day", metavar="DATE", help="YYYY-MM-DD, today or yesterday (default today)"
+    )
+    when.add_argument("--week", metavar="DATE", help="the seven days ending with DATE")
+    report.add_argument("--out", type=Path, metavar="FILE.html", help="where to write the page")
+
     simulate = commands.add_parser(
         "simulate", help="write a simulated wearer's recording CSV (for trying analyze)"
     )
@@ -207,6 +219,12 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from monitor.analyze_cli import run_analyze  # noqa: PLC0415
 
     return run_analyze(args, sys.stdout)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from monitor.report_cli import run_report  # noqa: PLC0415
+
+    return run_report(_load(args), args)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -328,6 +346,7 @@ _COMMANDS = {
     "check-config": _cmd_check_config,
     "demo": _cmd_demo,
     "analyze": _cmd_analyze,
+    "report": _cmd_report,
     "simulate": _cmd_simulate,
     "scenarios": _cmd_scenarios,
     "scan": _cmd_scan,
