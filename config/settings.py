@@ -37,6 +37,8 @@ SensorKindName = Literal[
 BLUETOOTH_KINDS = frozenset({"polar_h10", "polar_verity_sense", "thingy52", "diy"})
 _BLE_ADDRESS_PATTERN = r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$"
 _ADAPTER_PATTERN = r"^hci[0-9]{1,2}$"
+# A systemd credential name: a plain file name in $CREDENTIALS_DIRECTORY.
+_CREDENTIAL_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$"
 PlacementName = Literal["trunk", "waist", "thigh"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -59,6 +61,9 @@ class MqttSettings(_Section):
     username: str | None = None
     password: SecretStr | None = None
     password_file: Path | None = None
+    password_credential: Annotated[str, StringConstraints(pattern=_CREDENTIAL_PATTERN)] | None = (
+        "mqtt-password"  # noqa: S105 (the name of a systemd credential, not a password)
+    )
     tls: bool = False
     ca_file: Path | None = None
     cert_file: Path | None = None
@@ -390,6 +395,34 @@ def load_settings(
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, origin)) from exc
     return Settings.model_validate(resolved.model_dump())
+
+
+def mqtt_password(mqtt: MqttSettings, credentials_dir: str | None) -> SecretStr | None:
+    """The broker password: ``password``, else ``password_file``, else the systemd credential.
+
+    ``credentials_dir`` is systemd's $CREDENTIALS_DIRECTORY (set for a unit with
+    ``LoadCredential=``); the credential ``password_credential`` in it is used when it
+    exists. An empty file or credential means no password; one trailing newline is not part
+    of the password. A file that cannot be read is a ConfigError naming the key.
+    """
+    if mqtt.password is not None:
+        return mqtt.password
+    if mqtt.password_file is not None:
+        return _read_secret(mqtt.password_file, "mqtt.password_file")
+    if credentials_dir and mqtt.password_credential is not None:
+        credential = Path(credentials_dir) / mqtt.password_credential
+        if credential.is_file():
+            return _read_secret(credential, "mqtt.password_credential")
+    return None
+
+
+def _read_secret(path: Path, key: str) -> SecretStr | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{key} = '{path}': cannot be read ({exc})") from exc
+    text = text.removesuffix("\n").removesuffix("\r")
+    return SecretStr(text) if text else None
 
 
 def masked_settings(settings: Settings) -> dict[str, Any]:

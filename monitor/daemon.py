@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -27,7 +29,7 @@ from alerts.commands import (
 from alerts.discovery import DiscoveryAnnouncer, DiscoverySensor, DiscoveryWearer
 from alerts.events import Observation
 from alerts.guidance import DEFAULT_TIPS
-from alerts.mqtt import MqttConnection, MqttPublisher
+from alerts.mqtt import MqttConfigError, MqttConnection, MqttPublisher, tls_context
 from alerts.nudge import NudgeKind
 from alerts.policy import DeliveryPolicy, PolicyRules, QuietHours
 from alerts.service import serve_timers
@@ -40,6 +42,7 @@ from config.settings import (
     SensorSettings,
     Settings,
     WearerSettings,
+    mqtt_password,
 )
 from devices.ble import AdapterGate, BleSensorConfig, BleSensorSource
 from devices.mount import Mount, MountError
@@ -400,30 +403,49 @@ def open_calibrations(settings: Settings, pipelines: list[WearerPipeline]) -> Ca
     return calibrations
 
 
-def mqtt_connection(settings: Settings) -> MqttConnection:
-    """Broker connection details; the password file is read here."""
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` names this machine (``localhost``, 127.0.0.0/8, ::1)."""
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def mqtt_connection(settings: Settings, environ: Mapping[str, str] | None = None) -> MqttConnection:
+    """Broker connection details, checked: password read, TLS files loaded once.
+
+    The password comes from the settings, ``password_file`` or the systemd credential in
+    ``$CREDENTIALS_DIRECTORY`` (see ``config.settings.mqtt_password``); one warning when it
+    would cross the network without TLS. Problems are ConfigErrors naming the key.
+    """
     mqtt = settings.mqtt
-    password = mqtt.password.get_secret_value() if mqtt.password is not None else None
-    if mqtt.password_file is not None:
-        try:
-            password = mqtt.password_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"mqtt.password_file = '{mqtt.password_file}': {exc}") from exc
-    if password is not None and not mqtt.tls:
-        log.warning("the MQTT password travels without TLS; set mqtt.tls = true")
-    return MqttConnection(
-        host=mqtt.host,
-        port=mqtt.port,
-        client_id=mqtt.client_id,
-        username=mqtt.username,
-        password=password,
-        tls=mqtt.tls,
-        ca_file=mqtt.ca_file,
-        cert_file=mqtt.cert_file,
-        key_file=mqtt.key_file,
-        keepalive_s=mqtt.keepalive_s,
-        mqtt5=mqtt.protocol == "5",
-    )
+    env = os.environ if environ is None else environ
+    password = mqtt_password(mqtt, env.get("CREDENTIALS_DIRECTORY"))
+    if password is not None and not mqtt.tls and not is_loopback_host(mqtt.host):
+        log.warning(
+            "the MQTT password would travel to %s without TLS; set mqtt.tls = true", mqtt.host
+        )
+    try:
+        connection = MqttConnection(
+            host=mqtt.host,
+            port=mqtt.port,
+            client_id=mqtt.client_id,
+            username=mqtt.username,
+            password=password,
+            tls=mqtt.tls,
+            ca_file=mqtt.ca_file,
+            cert_file=mqtt.cert_file,
+            key_file=mqtt.key_file,
+            keepalive_s=mqtt.keepalive_s,
+            mqtt5=mqtt.protocol == "5",
+        )
+        tls_context(connection)
+    except MqttConfigError as exc:
+        raise ConfigError(f"mqtt: {exc}") from exc
+    return connection
 
 
 async def _supervise(

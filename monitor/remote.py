@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import ssl
 import uuid
 from typing import Any
 
 import aiomqtt
 
-from config.settings import Settings
+from config.settings import Settings, mqtt_password
 
 
 class RemoteCommandError(Exception):
@@ -41,9 +42,8 @@ async def send_command(
     taken (MQTT 3.1.1 has no correlation data).
     """
     mqtt = settings.mqtt
-    password = mqtt.password.get_secret_value() if mqtt.password is not None else None
-    if mqtt.password_file is not None:
-        password = mqtt.password_file.read_text(encoding="utf-8").strip()
+    secret = mqtt_password(mqtt, os.environ.get("CREDENTIALS_DIRECTORY"))
+    password = None if secret is None else secret.get_secret_value()
     request_id = uuid.uuid4().hex
     base = f"{mqtt.base_topic}/{wearer}"
     try:

@@ -115,22 +115,25 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBr
     (directory / "backwatch.acl").write_text(
         acl + "\nuser observer\ntopic read #\n", encoding="utf-8"
     )
-    (directory / "mqtt-password").write_text(PASSWORDS["backwatch"] + "\n", encoding="utf-8")
+    (directory / "credentials").mkdir()
+    (directory / "credentials" / "mqtt-password").write_text(
+        PASSWORDS["backwatch"] + "\n", encoding="utf-8"
+    )
     with ExampleMosquitto(directory) as broker:
         yield SecureBroker(broker, directory)
 
 
 def _backwatch_connection(secure: SecureBroker, *, host: str, ca: str) -> MqttConnection:
-    """The connection the daemon builds from a settings file, as on a Pi."""
+    """The connection the daemon builds, as on a Pi: the password is a systemd credential."""
     d = secure.directory
     config = d / f"backwatch-{host}-{ca}.toml"
     config.write_text(
         f'[mqtt]\nhost = "{host}"\nport = {secure.broker.port}\nusername = "backwatch"\n'
-        f'password_file = "{d / "mqtt-password"}"\ntls = true\nca_file = "{d / ca}.crt"\n'
+        f'tls = true\nca_file = "{d / ca}.crt"\n'
         f'cert_file = "{d / "client.crt"}"\nkey_file = "{d / "client.key"}"\n',
         encoding="utf-8",
     )
-    return mqtt_connection(load_settings(config))
+    return mqtt_connection(load_settings(config), {"CREDENTIALS_DIRECTORY": str(d / "credentials")})
 
 
 def _client(secure: SecureBroker, user: str) -> aiomqtt.Client:
