@@ -203,7 +203,7 @@ async def _phone_reports(
         print(_dim(f"       (the wearer reports: {command.replace('_', ' ')} {payload or ''})"))
         await client.publish(f"{topic}/{command}", json.dumps(payload), qos=1)
     await urgent_seen.wait()
-    urgent = [n for n in received if n.get("severity") == "urgent"]
+    urgent = [n for n in received if n.get("kind") == "red_flag"]
     await asyncio.sleep(1.3 * _ESCALATION_INTERVAL_S / speed)
     print(_dim("       (the wearer taps acknowledge on the urgent alert)"))
     await client.publish(f"{topic}/acknowledge", json.dumps({"nudge_id": urgent[-1]["id"]}), qos=1)
@@ -225,9 +225,16 @@ async def _print_messages(
             continue
         if topic.endswith("/nudge"):
             received.append(data)
-            if data.get("severity") == "urgent":
-                urgent_seen.set()
             print(format_nudge(data), flush=True)
+            if data.get("kind") == "fall_check":
+                print(_dim("       (no answer: the wearer is still on the floor)"), flush=True)
+            elif "unanswered_s" in data.get("evidence", {}):
+                # The unanswered-fall alert reached the household; someone checks on the
+                # wearer, who taps I'm OK, which ends the repeats.
+                print(_dim("       (someone checks on the wearer, who taps I'm OK)"), flush=True)
+                await client.publish(f"{topic.rsplit('/', 1)[0]}/cmd/im_ok", "{}", qos=1)
+            elif data.get("kind") == "red_flag":
+                urgent_seen.set()
         elif "/reply/" in topic and data.get("error"):
             print(f"       (backwatch could not do that: {data['error']})", flush=True)
         elif "/sensor/" in topic:

@@ -24,4 +24,8 @@ def test_demo_day_runs_end_to_end_at_high_speed() -> None:
     assert "Time to stand up" in out  # the 36-minute desk bout
     assert "Seek medical care now" in out  # the red-flag report
     assert "the wearer taps acknowledge" in out
+    # The fall at the end: the check, no answer, the alert to the household, I'm OK.
+    fall = out.index("Did you fall?")
+    alert = out.index("No answer after a possible fall", fall)
+    assert out.index("taps I'm OK", alert) > alert
     assert "Demo day over:" in out
