@@ -16,8 +16,22 @@ test: bootstrap
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-# Benchmarks (figures in docs/performance.md); each prints min/median/max of repeated runs.
-bench: bootstrap
+# Benchmarks (issue 8; tables into docs/performance.md): backwatch next to acti-motus, the
+# live daemon on the emulated stack, latency, start-up, scaling. Exits non-zero when a
+# target is missed. acti-motus lives in its own environment, never in backwatch's.
+BENCH_VENV ?= .venv-bench
+ACTI_MOTUS ?= acti-motus==2.4.0
+
+bench-env: bootstrap
+	@test -x $(BENCH_VENV)/bin/python || $(BIN)/python -m venv $(BENCH_VENV)
+	@$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "$(ACTI_MOTUS)" py-spy \
+		|| echo "bench: acti-motus could not be installed; its comparison will fail"
+
+bench: bench-env
+	$(BIN)/python -m bench.suite --bench-python $(BENCH_VENV)/bin/python
+
+# The older single benchmarks (evaluation in memory, one analyze run, the CSV parser).
+bench-parts: bootstrap
 	$(BIN)/python -m bench.evaluation_speed
 	$(BIN)/python -m bench.analyze_run --runs 3
 	$(BIN)/python -m bench.recording_parse
@@ -30,4 +44,4 @@ install:
 	scripts/install.sh
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) .bench-cache build *.egg-info .mypy_cache .ruff_cache
