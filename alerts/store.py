@@ -823,26 +823,34 @@ class AlertStore:
         return removed
 
     def forget_wearer(self, wearer: str) -> int:
-        """Erase everything kept about a wearer (outbox messages on their topics included)."""
-        removed = 0
+        """Erase everything kept about a wearer (see ``erase_wearer``); rows removed."""
+        return sum(self.erase_wearer(wearer).values())
+
+    def erase_wearer(self, wearer: str, topic_prefix: str | None = None) -> dict[str, int]:
+        """Erase a wearer from every table with a ``wearer`` column, in one transaction.
+
+        Tables are found in the schema, so a table added later is covered too; only
+        ``announced`` stays (topic names only), so that the daemon can still retract the
+        wearer's Home Assistant entities. With ``topic_prefix`` (``<base>/<wearer>``),
+        outbox messages on topics under it go as well. Returns rows removed per table.
+        """
+        removed: dict[str, int] = {}
         with self.transaction():
-            for table in (
-                "nudges",
-                "snoozes",
-                "quiet_hours",
-                "dedup",
-                "held",
-                "relief_plans",
-                "relief_steps",
-                "tips",
-                "walking",
-                "reports",
-                "day_history",
-            ):
-                removed += self._conn.execute(
-                    f"DELETE FROM {table} WHERE wearer = ?",  # noqa: S608 (fixed table names)
-                    (wearer,),
-                ).rowcount
+            tables = [
+                str(row[0])
+                for row in self._conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid"
+                )
+            ]
+            for table in tables:
+                columns = {str(c[1]) for c in self._conn.execute(f"PRAGMA table_info({table})")}
+                if "wearer" in columns and table != "announced":
+                    removed[table] = self._conn.execute(
+                        f"DELETE FROM {table} WHERE wearer = ?",  # noqa: S608 (names from the schema)
+                        (wearer,),
+                    ).rowcount
+            if topic_prefix is not None:
+                removed["outbox"] = self.forget_outbox_topics(topic_prefix)
         return removed
 
     def forget_outbox_topics(self, topic_prefix: str) -> int:

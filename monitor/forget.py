@@ -77,11 +77,8 @@ def forget_wearer(state_dir: Path, wearer: str, topics: Topics) -> Erasure:
     alerts_path = state_dir / ALERT_STORE_FILE
     if alerts_path.is_file():
         try:
-            with AlertStore.open(alerts_path) as store, store.transaction():
-                rows = {
-                    "history": store.forget_wearer(wearer),
-                    "outbox": store.forget_outbox_topics(prefix),
-                }
+            with AlertStore.open(alerts_path) as store:
+                rows = store.erase_wearer(wearer, topic_prefix=prefix)
         except (StoreError, sqlite3.Error) as exc:
             raise ForgetError(f"{alerts_path}: {exc}") from exc
         erasure.stores.append(StoreErasure(alerts_path, rows))

@@ -51,7 +51,10 @@ def test_forget_erases_one_wearer_from_every_store_and_says_what(
     (state_dir / "alerts.sqlite3.corrupt-20261101T000000Z").write_bytes(b"old")
     assert main(["forget", "--config", str(config), "--wearer", "alex", "--yes"]) == EXIT_OK
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == (f"{state_dir}/alerts.sqlite3: removed 5 row(s) of alex (history 4, outbox 1)")
+    assert out[0] == (
+        f"{state_dir}/alerts.sqlite3: removed 5 row(s) of alex"
+        " (nudges 1, snoozes 1, walking 1, reports 1, outbox 1)"
+    )
     assert out[1] == (
         f"{state_dir}/calibration.sqlite3: removed 1 row(s) of alex (sensor_calibration 1)"
     )
