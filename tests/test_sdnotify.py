@@ -10,8 +10,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import aiomqtt
+import numpy as np
 
+from config.settings import Settings
+from devices.samples import SampleBlock
 from monitor.broker import PrivateMosquitto
+from monitor.daemon import build_pipelines
 from monitor.sdnotify import NotifyTarget, SystemdNotifier
 from tests.harness import SensorSpec, run_daemon_collecting, write_config
 
@@ -105,3 +109,30 @@ def test_daemon_is_ready_after_online_is_retained_pings_and_says_stopping(
     assert received[ready[0] + 1 :].count(b"WATCHDOG=1") >= 2
     assert received[-1].startswith(b"STOPPING=1")
     assert result.texts("/status")[-1] == "offline"
+
+
+def test_watchdog_counts_an_evaluation_stuck_only_while_blocks_wait_or_when_given_up() -> None:
+    settings = Settings.model_validate(
+        {
+            "wearers": [
+                {
+                    "name": "sam",
+                    "sensors": [
+                        {
+                            "id": "chest",
+                            "kind": "simulated",
+                            "placement": "trunk",
+                            "scenario": "short",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+    pipeline = build_pipelines(settings, start_s=0.0)[0]
+    pipeline.progress_s = 90.0
+    assert pipeline.stuck_for_s(100.0) == 0.0  # nothing waits: idle, not stuck
+    pipeline.queue.offer(SampleBlock("chest", np.array([1.0]), np.zeros((1, 3)), None))
+    assert pipeline.stuck_for_s(100.0) == 10.0
+    pipeline.give_up_evaluation()
+    assert pipeline.stuck_for_s(100.0) == float("inf")
