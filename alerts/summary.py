@@ -97,13 +97,14 @@ class DailySummary(BaseModel):
         return cls.model_validate_json(text)
 
 
-def choose_focus(summary: DailySummary) -> Focus:
+def choose_focus(summary: DailySummary, *, weekly: bool = True) -> Focus:
     """The guideline the day went furthest past, in this order of weight on a tie.
 
     Each candidate scores how far past its limit the day went (1 = at the limit): risky
     lifts against a quarter of the lifts, flexion beyond 60 degrees against 5 % of the
     time, sitting bouts past the limit against one a day, and the week's walking against
-    the weekly target. The highest score above 1 wins; none: keep going.
+    the weekly target (unless ``weekly`` is false: a recording says nothing of the week).
+    The highest score above 1 wins; none: keep going.
     """
     scores: list[tuple[float, Focus]] = []
     if summary.risky_lifts >= RISKY_LIFTS_MIN and summary.lifts > 0:
@@ -112,7 +113,7 @@ def choose_focus(summary: DailySummary) -> Focus:
     if summary.flexion_over_60_share is not None:
         scores.append((summary.flexion_over_60_share / AWKWARD_SHARE_LIMIT, Focus.BENDING))
     scores.append((summary.long_sitting_bouts / LONG_BOUTS_LIMIT, Focus.SITTING))
-    if summary.recorded_min > 0:
+    if weekly and summary.recorded_min > 0:
         shortfall = 1.0 - summary.week_walking_min / summary.weekly_target_min
         scores.append((1.0 + shortfall, Focus.ACTIVITY) if shortfall > 0 else (0.0, Focus.ACTIVITY))
     best = max(scores, key=lambda item: item[0], default=(0.0, Focus.KEEP_GOING))

@@ -67,6 +67,7 @@ from monitor.evaluation import (
 )
 from monitor.niosh import Coupling, LiftTask
 from monitor.orientation import MountSource
+from monitor.report_history import HistoryRecorder, finish_day
 from monitor.sdnotify import SystemdNotifier
 
 log = logging.getLogger(__name__)
@@ -800,6 +801,7 @@ class Daemon:
         pipeline.progress_s = asyncio.get_running_loop().time()
         last_activity: str | None = None
         daily = DailyTotals()
+        history = self._history_recorder(pipeline.name)
         orientation_version = pipeline.evaluator.orientation_version
         dropped_blocks = 0
         while pipeline.open_sources > 0:
@@ -811,7 +813,9 @@ class Daemon:
                 pipeline.declared_until = None  # the declared load has expired
                 pipeline.evaluator.set_declared_load(None)
             pipeline.progress_s = asyncio.get_running_loop().time()
-            self._deliver(pipeline.evaluator.feed(block), publisher)
+            observations = pipeline.evaluator.feed(block)
+            history.observe(observations)
+            self._deliver(observations, publisher)
             if pipeline.evaluator.orientation_version != orientation_version:
                 orientation_version = pipeline.evaluator.orientation_version
                 saved = self.calibrations.save_changed(
@@ -832,12 +836,18 @@ class Daemon:
                     drops.dropped_samples,
                 )
             status = pipeline.evaluator.status()
+            self._record_history(history, pipeline, status.sample_time_s, publisher)
             now_s = self.clock.now_s()
             activity = str(status.activity)
             if activity != last_activity or now_s - last_state_s >= state_interval_s:
                 publisher.publish_state(pipeline.name, self._state_of(pipeline.name, status, daily))
                 last_state_s, last_activity = now_s, activity
-        self._deliver(pipeline.evaluator.finish(), publisher)
+        final = pipeline.evaluator.finish()
+        history.observe(final)
+        self._deliver(final, publisher)
+        sample_time_s = pipeline.evaluator.status().sample_time_s
+        self._record_history(history, pipeline, sample_time_s, publisher, force=True)
+        history.flush()
         publisher.publish_state(
             pipeline.name, self._state_of(pipeline.name, pipeline.evaluator.status(), daily)
         )
@@ -850,6 +860,34 @@ class Daemon:
                 for seg in pipeline.evaluator.segments
             ),
         )
+
+    def _history_recorder(self, wearer: str) -> HistoryRecorder:
+        """The recorder of a wearer's days (for reports and the daily summary)."""
+        zone = self.settings.policy.timezone
+        return HistoryRecorder(
+            self.store,
+            wearer,
+            timezone=ZoneInfo(zone) if zone else None,
+            sitting_limit_s=self.settings.thresholds.sitting_limit_min * 60.0,
+        )
+
+    def _record_history(
+        self,
+        history: HistoryRecorder,
+        pipeline: WearerPipeline,
+        sample_time_s: float | None,
+        publisher: MqttPublisher,
+        *,
+        force: bool = False,
+    ) -> None:
+        """Keep the wearer's day history; publish the summary of each day that has ended."""
+        zone = self.settings.policy.timezone
+        for day in history.update(pipeline.evaluator, sample_time_s, force=force):
+            summary = finish_day(self.store, day, ZoneInfo(zone) if zone else None)
+            publisher.publish(self.topics.summary(day.wearer), summary.to_json(), retain=True)
+            log.info(
+                "%s: summary of %s published (focus %s)", day.wearer, summary.day, summary.focus
+            )
 
     def _deliver(self, observations: list[Observation], publisher: MqttPublisher) -> None:
         """Each observation goes out as an event; the policy decides whether it is a nudge."""

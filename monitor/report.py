@@ -29,6 +29,7 @@ from monitor.report_model import (
     MINUTE_S,
     DayHistory,
     WeekHistory,
+    summary_of,
 )
 
 ACTIVITY_COLOURS = {
@@ -343,34 +344,10 @@ def _page(title: str, subtitle: str, body: str) -> str:
 
 
 def day_summary(day: DayHistory, ctx: ReportContext) -> DailySummary:
-    """The day's ``DailySummary`` (the retained topic's payload and the report's cards)."""
-    shares = day.flexion.shares()
-    positions = day.sleep_position_s()
-    known = {k: v for k, v in positions.items() if k != "unknown" and v > 0}
-    longest_s = max((b - a for a, b in day.sitting_bouts), default=0.0)
-    week = ctx.week_walking_min if ctx.week_walking_min is not None else day.walking_min
-    summary = DailySummary(
-        wearer=day.wearer,
-        day=(day.day.isoformat() if day.day is not None else "1970-01-01"),
-        recorded_min=round(day.recorded_s / 60.0, 1),
-        lying_min=round(day.seconds(Activity.LYING) / 60.0, 1),
-        sitting_min=round(day.seconds(Activity.SITTING) / 60.0, 1),
-        standing_min=round(day.seconds(Activity.STANDING) / 60.0, 1),
-        walking_min=round(day.walking_min, 1),
-        longest_sitting_min=round(longest_s / 60.0, 1),
-        long_sitting_bouts=len(day.long_bouts),
-        sitting_limit_min=day.sitting_limit_s / 60.0,
-        steps=day.steps,
-        flexion_over_60_share=None if shares is None else round(shares[2], 4),
-        lifts=day.lift_count,
-        risky_lifts=day.risky_lifts,
-        sleep_position=max(known, key=known.__getitem__) if known else None,
-        nudges=len(day.nudges),
-        nudges_acknowledged=day.acknowledged_nudges,
-        week_walking_min=round(week, 1),
-        weekly_target_min=ctx.weekly_target_min,
+    """The day's ``DailySummary`` with the walking and target of ``ctx``."""
+    return summary_of(
+        day, week_walking_min=ctx.week_walking_min, weekly_target_min=ctx.weekly_target_min
     )
-    return summary.model_copy(update={"focus": choose_focus(summary)})
 
 
 def _focus_html(focus: Focus, reason: str) -> str:

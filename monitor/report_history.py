@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from alerts.events import EventType, Observation
 from alerts.store import AlertStore
+from alerts.summary import DailySummary
 from monitor.activity import Segment
 from monitor.posture import PostureExposure
 from monitor.report_model import (
@@ -44,6 +45,7 @@ from monitor.report_model import (
     WeekHistory,
     lift_record,
     minute_seconds,
+    summary_of,
     timeline_letters,
 )
 from monitor.sitting import SittingBout
@@ -53,8 +55,12 @@ log = logging.getLogger(__name__)
 
 FLUSH_EVERY_S = 300.0
 """Sample seconds between writes of the current day's document."""
+UPDATE_EVERY_S = 60.0
+"""Sample seconds between looks at the evaluator (its segments are rebuilt on each look)."""
 DAY_GRACE_S = 900.0
 """A finished day stays open this long after midnight for late bouts and lifts."""
+WEEKLY_TARGET_MIN = 150.0
+"""WHO 2020: at least 150 minutes of moderate activity a week."""
 _ACTIVITY_NAMES = tuple(a.value for a in ACTIVITY_LETTERS)
 
 
@@ -190,6 +196,7 @@ class HistoryRecorder:
         timezone: tzinfo | None,
         sitting_limit_s: float,
         flush_every_s: float = FLUSH_EVERY_S,
+        update_every_s: float = UPDATE_EVERY_S,
     ) -> None:
         """Record into ``store``; days are local days of ``timezone`` (None: the system's)."""
         self._store = store
@@ -197,6 +204,8 @@ class HistoryRecorder:
         self._zone = timezone
         self._limit_s = sitting_limit_s
         self._flush_every_s = flush_every_s
+        self._update_every_s = update_every_s
+        self._last_update_s = -math.inf
         self._days: dict[date, _DayAccumulator] = {}
         self._segments_until_s = -math.inf
         self._totals: tuple[float, float, float, float] | None = None
@@ -262,14 +271,20 @@ class HistoryRecorder:
             if acc is not None:
                 acc.dirty = True
 
-    def update(self, evaluator: EvaluatorLike, sample_time_s: float | None) -> list[DayHistory]:
-        """Take what the evaluator decided since the last call; returns days now finished.
+    def update(
+        self, evaluator: EvaluatorLike, sample_time_s: float | None, *, force: bool = False
+    ) -> list[DayHistory]:
+        """Take what the evaluator decided since the last look; returns days now finished.
 
-        A day is finished (written and let go) once the sample time is ``DAY_GRACE_S`` into
-        the next one. Writes the open days every ``flush_every_s`` of sample time.
+        Looks at most every ``update_every_s`` of sample time (``force``: now). A day is
+        finished (written and let go) once the sample time is ``DAY_GRACE_S`` into the next
+        one. Writes the open days every ``flush_every_s`` of sample time.
         """
         if sample_time_s is None or not math.isfinite(sample_time_s):
             return []
+        if not force and sample_time_s - self._last_update_s < self._update_every_s:
+            return []
+        self._last_update_s = sample_time_s
         self._latest_s = max(self._latest_s, sample_time_s)
         self._take_segments(evaluator.segments)
         self._take_bouts(evaluator.sitting_bouts)
@@ -390,13 +405,37 @@ def load_day(
     return history.with_nudges(_nudge_lines(store, wearer, start_s, end_s))
 
 
+def finish_day(
+    store: AlertStore,
+    day: DayHistory,
+    zone: tzinfo | None,
+    *,
+    weekly_target_min: float = WEEKLY_TARGET_MIN,
+) -> DailySummary:
+    """The summary of a finished day (with its nudges and the week's walking), kept in store."""
+    assert day.day is not None
+    week = load_week(
+        store,
+        day.wearer,
+        day.day,
+        zone,
+        weekly_target_min=weekly_target_min,
+        sitting_limit_s=day.sitting_limit_s,
+    )
+    summary = summary_of(
+        week.days[-1], week_walking_min=week.walking_min, weekly_target_min=weekly_target_min
+    )
+    store.set_daily_summary(day.wearer, day.day.isoformat(), summary.to_json())
+    return summary
+
+
 def load_week(
     store: AlertStore,
     wearer: str,
     last_day: date,
     zone: tzinfo | None,
     *,
-    weekly_target_min: float = 150.0,
+    weekly_target_min: float = WEEKLY_TARGET_MIN,
     sitting_limit_s: float = 1800.0,
 ) -> WeekHistory:
     """The seven days ending with ``last_day``."""

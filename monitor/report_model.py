@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alerts.events import EventType
+from alerts.summary import DailySummary, choose_focus
 from monitor.activity import Activity
 from monitor.analyze import AnalysisResult
 from monitor.sleep import POSITIONS
@@ -398,3 +399,41 @@ class WeekHistory:
     def days_with_data(self) -> list[DayHistory]:
         """Days on which anything was recorded."""
         return [d for d in self.days if d.has_data]
+
+
+def summary_of(
+    day: DayHistory, *, week_walking_min: float | None, weekly_target_min: float = 150.0
+) -> DailySummary:
+    """The day's ``DailySummary`` (the retained topic's payload and the report's cards).
+
+    ``week_walking_min``: walking of the seven days ending with this day; None (a
+    recording) counts only the day's and leaves the weekly target out of the focus.
+    """
+    shares = day.flexion.shares()
+    positions = day.sleep_position_s()
+    known = {k: v for k, v in positions.items() if k != "unknown" and v > 0}
+    longest_s = max((b - a for a, b in day.sitting_bouts), default=0.0)
+    week = week_walking_min if week_walking_min is not None else day.walking_min
+    summary = DailySummary(
+        wearer=day.wearer,
+        day=(day.day.isoformat() if day.day is not None else "1970-01-01"),
+        recorded_min=round(day.recorded_s / 60.0, 1),
+        lying_min=round(day.seconds(Activity.LYING) / 60.0, 1),
+        sitting_min=round(day.seconds(Activity.SITTING) / 60.0, 1),
+        standing_min=round(day.seconds(Activity.STANDING) / 60.0, 1),
+        walking_min=round(day.walking_min, 1),
+        longest_sitting_min=round(longest_s / 60.0, 1),
+        long_sitting_bouts=len(day.long_bouts),
+        sitting_limit_min=day.sitting_limit_s / 60.0,
+        steps=day.steps,
+        flexion_over_60_share=None if shares is None else round(shares[2], 4),
+        lifts=day.lift_count,
+        risky_lifts=day.risky_lifts,
+        sleep_position=max(known, key=known.__getitem__) if known else None,
+        nudges=len(day.nudges),
+        nudges_acknowledged=day.acknowledged_nudges,
+        week_walking_min=round(week, 1),
+        weekly_target_min=weekly_target_min,
+    )
+    focus = choose_focus(summary, weekly=week_walking_min is not None)
+    return summary.model_copy(update={"focus": focus})

@@ -223,12 +223,13 @@ def test_recorder_keeps_what_the_evaluator_decided_across_midnight(tmp_path: Pat
             recorder.observe(evaluator.feed(block))
         if a % (30 * 50) == 0 or b == n:
             finished += recorder.update(evaluator, float(recordings[Placement.TRUNK].t_s[b - 1]))
-        if a == 22 * 60 * 50:  # 00:07, inside the sit: the daemon restarts
+        if a == 22 * 60 * 50:  # 00:07, inside the sit: the daemon stops and starts again
+            recorder.update(evaluator, float(recordings[Placement.TRUNK].t_s[b - 1]), force=True)
             recorder.flush()
             earlier.append(evaluator)
             evaluator, recorder = process()
     recorder.observe(evaluator.finish())
-    recorder.update(evaluator, float(recordings[Placement.TRUNK].t_s[-1]) + 1.0)
+    recorder.update(evaluator, float(recordings[Placement.TRUNK].t_s[-1]) + 1.0, force=True)
     recorder.flush()
     store.close()
     store = AlertStore.open(tmp_path / "alerts.sqlite3")
