@@ -13,6 +13,9 @@ import aiomqtt
 
 from config.settings import Settings, mqtt_password
 
+MAX_REPLY_BYTES = 65_536
+"""Largest reply read; backwatch's replies are a few hundred bytes."""
+
 
 class RemoteCommandError(Exception):
     """The broker could not be reached, or the daemon did not answer in time."""
@@ -26,6 +29,17 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
     if mqtt.cert_file is not None and mqtt.key_file is not None:
         context.load_cert_chain(str(mqtt.cert_file), str(mqtt.key_file))
     return context
+
+
+def _reply(raw: object) -> dict[str, Any] | None:
+    """A reply's JSON object; None for anything else on the topic (too big, not JSON)."""
+    if not isinstance(raw, bytes | bytearray) or len(raw) > MAX_REPLY_BYTES:
+        return None
+    try:
+        reply = json.loads(raw)
+    except ValueError:
+        return None
+    return reply if isinstance(reply, dict) else None
 
 
 async def send_command(
@@ -60,11 +74,8 @@ async def send_command(
             await client.publish(f"{base}/cmd/{command}", body, qos=1)
             async with asyncio.timeout(timeout_s):
                 async for message in client.messages:
-                    raw = message.payload
-                    if not isinstance(raw, bytes | bytearray):
-                        continue
-                    reply: dict[str, Any] = json.loads(raw)
-                    if reply.get("request_id") == request_id:
+                    reply = _reply(message.payload)
+                    if reply is not None and reply.get("request_id") == request_id:
                         return reply
     except aiomqtt.MqttError as exc:
         raise RemoteCommandError(
