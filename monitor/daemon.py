@@ -370,10 +370,7 @@ def open_store(state_dir: Path) -> AlertStore:
         store = AlertStore.open(state_dir / "alerts.sqlite3")
     except (OSError, StoreError) as exc:
         raise ConfigError(f"state_dir = '{state_dir}': cannot keep data there ({exc})") from exc
-    if store.recovered_from is not None:
-        log.error(
-            "the store was unreadable; moved aside to %s and started afresh", store.recovered_from
-        )
+    # A corrupt store was moved aside and logged (one error naming both files) by open().
     return store
 
 
