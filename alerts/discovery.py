@@ -10,7 +10,10 @@ Per wearer (device "backwatch <wearer>"): sensors for activity, trunk flexion, t
 sitting bout, sitting today, lifts and risky lifts today, steps today and the relief-plan
 phase; binary sensors "sitting too long" and "slouching"; an ``event`` entity carrying every
 nudge (event type = nudge kind); buttons "back cramp", "snooze 30 min", "I'm OK" and
-"calibrate". Per sensor (a device linked through ``via_device``): connected, battery and
+"calibrate"; and sensors of the retained daily summary (``<base>/<wearer>/summary``, the latest
+full day): sitting, bouts past the limit, longest bout, steps, walking, bent past 60°, lifts,
+risky lifts, the week's walking and the one thing to work on (the whole summary as attributes).
+Per sensor (a device linked through ``via_device``): connected, battery and
 sample rate. Every entity is unavailable while backwatch is offline (``<base>/status``);
 battery and rate also while their sensor is disconnected.
 
@@ -308,6 +311,77 @@ def _wearer_entities(topics: Topics, wearer: str, sitting_limit_s: float) -> lis
     ]
 
 
+_SUMMARY_SENSORS: tuple[tuple[str, str, str, str | None, str], ...] = (
+    # object_id, name, value expression, unit, icon
+    ("day_sitting", "Day: sitting", "value_json.sitting_min | round(0)", "min", "mdi:seat"),
+    (
+        "day_long_sitting_bouts",
+        "Day: sitting bouts past the limit",
+        "value_json.long_sitting_bouts",
+        None,
+        "mdi:seat-recline-normal",
+    ),
+    (
+        "day_longest_sitting",
+        "Day: longest sitting bout",
+        "value_json.longest_sitting_min | round(0)",
+        "min",
+        "mdi:timer-sand",
+    ),
+    ("day_steps", "Day: steps", "value_json.steps", "steps", "mdi:walk"),
+    ("day_walking", "Day: walking", "value_json.walking_min | round(0)", "min", "mdi:walk"),
+    (
+        "day_bent_over_60",
+        "Day: bent past 60°",
+        "(value_json.flexion_over_60_share * 100) | round(1)",
+        "%",
+        "mdi:angle-acute",
+    ),
+    ("day_lifts", "Day: lifts", "value_json.lifts", None, "mdi:weight-lifter"),
+    ("day_risky_lifts", "Day: risky lifts", "value_json.risky_lifts", None, "mdi:alert-outline"),
+    (
+        "week_walking",
+        "Week: walking",
+        "value_json.week_walking_min | round(0)",
+        "min",
+        "mdi:calendar-week",
+    ),
+)
+
+
+def _summary_entities(topics: Topics, wearer: str) -> list[_Entity]:
+    """Sensors of the retained daily summary (the latest full day), and its focus."""
+    summary = topics.summary(wearer)
+    entities = []
+    for object_id, name, expression, unit, icon in _SUMMARY_SENSORS:
+        field_name = expression.split("value_json.")[1].split(" ")[0].rstrip(")")
+        options: dict[str, Any] = {
+            "state_topic": summary,
+            "value_template": _none_or(expression, field_name),
+            "state_class": "measurement",
+            "icon": icon,
+        }
+        if unit is not None:
+            options["unit_of_measurement"] = unit
+        if unit == "min":
+            options["device_class"] = "duration"
+        entities.append(_Entity(Platform.SENSOR, object_id, name, options))
+    entities.append(
+        _Entity(
+            Platform.SENSOR,
+            "day_focus",
+            "Day: one thing to work on",
+            {
+                "state_topic": summary,
+                "value_template": "{{ value_json.focus }}",
+                "json_attributes_topic": summary,
+                "icon": "mdi:target",
+            },
+        )
+    )
+    return entities
+
+
 def _sensor_entities(topics: Topics, wearer: str, sensor: str) -> list[_Entity]:
     status = topics.sensor_status(wearer, sensor)
     when_connected = {
@@ -390,7 +464,10 @@ def discovery_configs(
         }
         configs.extend(
             _config(prefix, wearer_node, entity, wearer_device, origin, [availability], name)
-            for entity in _wearer_entities(topics, name, sitting_limit_s)
+            for entity in [
+                *_wearer_entities(topics, name, sitting_limit_s),
+                *_summary_entities(topics, name),
+            ]
         )
         for sensor in wearer.sensors:
             sensor_id = check_segment(sensor.id, "sensor")

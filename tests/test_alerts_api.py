@@ -396,7 +396,7 @@ def test_discovery_is_announced_again_when_home_assistant_comes_online(
         return count, first, again, announcements
 
     count, first, again, announcements = asyncio.run(run())
-    assert count == 2 * 15 + 3
+    assert count == 2 * 25 + 3
     assert again == first
     assert announcements == 2
     for topic, payload in first.items():
@@ -439,8 +439,8 @@ def test_a_removed_sensor_and_wearer_are_retracted(
         return before, await retained_configs()
 
     before, after = asyncio.run(run())
-    assert len(before) == 2 * 15 + 2 * 3
-    assert len(after) == 15 + 3
+    assert len(before) == 2 * 25 + 2 * 3
+    assert len(after) == 25 + 3
     assert set(after) < set(before)
     assert not [t for t in after if "_sam" in t or "_alex_leg" in t]
     with AlertStore.open(db) as store:
@@ -486,7 +486,7 @@ def test_retained_state_is_back_after_the_broker_lost_it(tmp_path: Path) -> None
     assert json.loads(seen_state)["steps_today"] == 1234
     assert errors(json.loads(seen_state), load_schema("state")) == []
     assert seen_status == "online"
-    assert discovery == 15 + 3
+    assert discovery == 25 + 3
 
 
 CHILD = textwrap.dedent(

@@ -34,7 +34,7 @@ WEARERS = [
 TOPIC_RE = (
     r"^{prefix}/(sensor|binary_sensor|button|event)/([a-zA-Z0-9_-]+)/([a-zA-Z0-9_-]+)/config$"
 )
-FIELD_RE = re.compile(r"value_json\.([a-z_]+)")
+FIELD_RE = re.compile(r"value_json\.([a-z_][a-z0-9_]*)")
 
 
 @pytest.mark.parametrize(("base", "prefix"), [("backwatch", "homeassistant"), ("home/bw", "ha")])
@@ -58,7 +58,7 @@ def test_every_payload_fits_its_platform_schema(base: str, prefix: str) -> None:
 def test_entities_per_wearer_and_per_sensor() -> None:
     configs = discovery_configs(Topics(), WEARERS, sw_version="1")
     per_device = Counter((c.wearer, c.sensor, c.platform) for c in configs)
-    assert per_device[("alex", None, Platform.SENSOR)] == 8
+    assert per_device[("alex", None, Platform.SENSOR)] == 8 + 10  # state, daily summary
     assert per_device[("alex", None, Platform.BINARY_SENSOR)] == 2
     assert per_device[("alex", None, Platform.EVENT)] == 1
     assert per_device[("alex", None, Platform.BUTTON)] == 4
@@ -84,6 +84,16 @@ def test_entities_per_wearer_and_per_sensor() -> None:
         "Snooze 30 min",
         "I'm OK",
         "Calibrate",
+        "Day: sitting",
+        "Day: sitting bouts past the limit",
+        "Day: longest sitting bout",
+        "Day: steps",
+        "Day: walking",
+        "Day: bent past 60°",
+        "Day: lifts",
+        "Day: risky lifts",
+        "Week: walking",
+        "Day: one thing to work on",
     }
     devices = {json.dumps(json.loads(c.to_json())["device"], sort_keys=True) for c in configs}
     assert len(devices) == 2 + 3  # one per wearer, one per sensor
@@ -106,6 +116,7 @@ def test_templates_read_only_fields_the_payload_schemas_define() -> None:
     fields = {
         "backwatch/alex/state": set(load_schema("state")["properties"]),
         "backwatch/alex/nudge": set(load_schema("nudge")["properties"]),
+        "backwatch/alex/summary": set(load_schema("summary")["properties"]),
         "backwatch/alex/sensor/chest/status": set(load_schema("sensor_status")["properties"]),
         "backwatch/alex/sensor/leg/status": set(load_schema("sensor_status")["properties"]),
     }
