@@ -34,6 +34,7 @@ order they became known.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -61,7 +62,7 @@ from monitor.activity import (
     TransitionDetector,
     segments_from_runs,
 )
-from monitor.falls import Fall, fall_evidence
+from monitor.falls import fall_evidence
 from monitor.lifts import BendFrequency, Lift, frequency_evidence, lift_evidence
 from monitor.motiontrack import MotionTracker, MotionUpdate
 from monitor.niosh import LiftTask, assess_lift
@@ -640,8 +641,7 @@ class WearerEvaluator:
         self._motion_out: list[Observation] = []
         self._lift_count = 0
         self._risky_lift_count = 0
-        self._lifts: list[Lift] = []
-        self._falls: list[Fall] = []
+        self._recent_lift_ends_s: deque[float] = deque()  # the NIOSH rate window's lifts
         self._frequencies: list[BendFrequency] = []
         self._declared_load: LiftTask | None = None
         self.orientation_version = 0
@@ -849,16 +849,6 @@ class WearerEvaluator:
         self._declared_load = task
 
     @property
-    def lifts(self) -> list[Lift]:
-        """Lifts reported so far (those overlapping sitting left out)."""
-        return list(self._lifts)
-
-    @property
-    def falls(self) -> list[Fall]:
-        """Falls reported so far."""
-        return list(self._falls)
-
-    @property
     def bend_frequencies(self) -> list[BendFrequency]:
         """Rated bend-frequency windows so far."""
         return list(self._frequencies)
@@ -899,7 +889,6 @@ class WearerEvaluator:
         """Keep lifts until their seconds are decided; report falls and paces now."""
         self._held_lifts.extend(update.lifts)
         for fall in update.falls:
-            self._falls.append(fall)
             self._motion_out.append(
                 Observation(
                     self.wearer,
@@ -995,13 +984,10 @@ class WearerEvaluator:
 
         Counts the lift being judged too; the equation floors the rate at 0.2 per minute.
         """
-        since_s = end_s - NIOSH_RATE_WINDOW_S
-        count = 1
-        for earlier in reversed(self._lifts):
-            if earlier.end_s <= since_s:
-                break
-            count += 1
-        return count / (NIOSH_RATE_WINDOW_S / 60.0)
+        recent = self._recent_lift_ends_s
+        while recent and recent[0] <= end_s - NIOSH_RATE_WINDOW_S:
+            recent.popleft()
+        return (len(recent) + 1) / (NIOSH_RATE_WINDOW_S / 60.0)
 
     def _lift_observation(self, lift: Lift) -> Observation:
         evidence = lift_evidence(lift)
@@ -1021,7 +1007,7 @@ class WearerEvaluator:
             labels["niosh_risk"] = str(result.risk)
             labels["niosh_assumed"] = ",".join(sorted(result.assumed))
             labels["niosh_measured"] = ",".join(sorted(result.measured))
-        self._lifts.append(lift)
+        self._recent_lift_ends_s.append(lift.end_s)
         self._lift_count += 1
         if lift.risks:
             self._risky_lift_count += 1
