@@ -90,7 +90,7 @@ def test_daemon_is_ready_after_online_is_retained_pings_and_says_stopping(
                 port=mosquitto.port,
                 topics=[f"{base}/status"],
                 extra_args=(),
-                env={"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "400000"},
+                env={"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "400000", "WATCHDOG_PID": ""},
                 stop_when=ready_and_two_pings,
                 timeout_s=60.0,
             )
