@@ -22,6 +22,7 @@ RISKY_LIFTS_MIN = 2
 """Fewer risky lifts than this in a day are not made the focus."""
 LONG_BOUTS_LIMIT = 1
 """More sitting bouts past the limit than this in a day make sitting the focus."""
+# Each check scores how far past its limit the day went (1 = at the limit).
 
 
 class Focus(StrEnum):
@@ -98,13 +99,12 @@ class DailySummary(BaseModel):
 
 
 def choose_focus(summary: DailySummary, *, weekly: bool = True) -> Focus:
-    """The guideline the day went furthest past, in this order of weight on a tie.
+    """The first guideline the day went past, in order of the harm it does to the back.
 
-    Each candidate scores how far past its limit the day went (1 = at the limit): risky
-    lifts against a quarter of the lifts, flexion beyond 60 degrees against 5 % of the
-    time, sitting bouts past the limit against one a day, and the week's walking against
-    the weekly target (unless ``weekly`` is false: a recording says nothing of the week).
-    The highest score above 1 wins; none: keep going.
+    In order: risky lifts (more than a quarter of the lifts, at least two), flexion beyond
+    60 degrees (more than 5 % of the measured time), sitting bouts past the limit (more
+    than one), the week's walking short of the weekly target (unless ``weekly`` is false:
+    a recording says nothing of the week). None past: keep going.
     """
     scores: list[tuple[float, Focus]] = []
     if summary.risky_lifts >= RISKY_LIFTS_MIN and summary.lifts > 0:
@@ -116,8 +116,7 @@ def choose_focus(summary: DailySummary, *, weekly: bool = True) -> Focus:
     if weekly and summary.recorded_min > 0:
         shortfall = 1.0 - summary.week_walking_min / summary.weekly_target_min
         scores.append((1.0 + shortfall, Focus.ACTIVITY) if shortfall > 0 else (0.0, Focus.ACTIVITY))
-    best = max(scores, key=lambda item: item[0], default=(0.0, Focus.KEEP_GOING))
-    return best[1] if best[0] > 1.0 else Focus.KEEP_GOING
+    return next((focus for score, focus in scores if score > 1.0), Focus.KEEP_GOING)
 
 
 def highlights(summary: DailySummary) -> list[str]:

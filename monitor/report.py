@@ -115,7 +115,8 @@ def _hours(day: DayHistory, t_s: float) -> float:
 
 
 def _clock(day: DayHistory, t_s: float, ctx: ReportContext) -> str:
-    if ctx.timezone is None or day.day is None:
+    """Local time of day for a day's history, hours from the start for a recording."""
+    if day.day is None:
         return f"{_hours(day, t_s):.2f} h"
     return datetime.fromtimestamp(t_s, UTC).astimezone(ctx.timezone).strftime("%H:%M")
 
@@ -225,6 +226,7 @@ def _flexion_plot(shares: Sequence[float]) -> Figure:
         va="top",
     )
     ax.set_xlim(0, 110)
+    ax.set_ylim(-1.0, 2.5)
     ax.set_xlabel("% of the time the trunk angle was measured")
     return fig
 

@@ -41,15 +41,15 @@ def sample_day(wearer: str, day: date, zone: tzinfo | None, seed: int) -> DayHis
     wake_min = 6.5 * 60 + rng.randint(0, 60)
     add(Activity.LYING, wake_min)
     add(Activity.STANDING, 25 + rng.randint(0, 15))
-    add(Activity.WALKING, 12 + rng.randint(0, 10))
+    add(Activity.WALKING, 6 + rng.randint(0, 8))
     add(Activity.SITTING, 20)
     lifting_day = rng.random() < 0.5
     # The desk morning: bouts of 20 to 75 minutes with short breaks.
     while t < start_s + 12.5 * _HOUR_S:
-        add(Activity.SITTING, rng.choice([18, 25, 28, 35, 48, 62, 75]))
+        add(Activity.SITTING, rng.choice([12, 18, 22, 25, 28, 26, 34, 48]))
         add(Activity.STANDING, rng.randint(2, 6))
-        if rng.random() < 0.4:
-            add(Activity.WALKING, rng.randint(3, 8))
+        if rng.random() < 0.3:
+            add(Activity.WALKING, rng.randint(2, 5))
     lifts: list[LiftRecord] = []
     if lifting_day:
         end_lifting = t + 3 * _HOUR_S
@@ -63,13 +63,13 @@ def sample_day(wearer: str, day: date, zone: tzinfo | None, seed: int) -> DayHis
                 risks = ("twist",)
             peak = {"squat": 35.0, "stoop": 72.0, "mixed": 50.0}[technique] + rng.uniform(-8, 8)
             lifts.append(LiftRecord(t - 60.0, technique, risks, round(peak, 1)))
-            add(Activity.WALKING, rng.randint(1, 3))
+            add(Activity.WALKING, rng.choice([0.5, 1.0, 1.5]))
     else:
         while t < start_s + 17 * _HOUR_S:
-            add(Activity.SITTING, rng.choice([22, 28, 33, 41, 55]))
+            add(Activity.SITTING, rng.choice([15, 22, 28, 24, 33, 41]))
             add(Activity.STANDING, rng.randint(2, 5))
-    if rng.random() < 0.6:
-        add(Activity.WALKING, rng.randint(20, 45))
+    if rng.random() < 0.45:
+        add(Activity.WALKING, rng.randint(15, 35))
     add(Activity.STANDING, rng.randint(20, 40))
     add(Activity.SITTING, rng.randint(60, 120))
     add(Activity.LYING, max(0.0, (end_s - t) / _MIN_S))
