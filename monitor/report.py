@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -28,6 +29,7 @@ from monitor.report_model import (
     ACTIVITY_LETTERS,
     MINUTE_S,
     DayHistory,
+    LiftRecord,
     WeekHistory,
     summary_of,
 )
@@ -183,7 +185,7 @@ def _timeline_plot(day: DayHistory) -> Figure:
     ax.set_ylim(-0.6, len(TIMELINE_ACTIVITIES) + 0.1)
     _hour_axis(ax, day)
     if safe or risky:
-        ax.legend(loc="upper right", fontsize=7, ncols=2, frameon=False)
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=7, ncols=2, frameon=False)
     return fig
 
 
@@ -232,50 +234,54 @@ def _flexion_plot(shares: Sequence[float]) -> Figure:
 
 
 def _lifts_plot(day: DayHistory) -> Figure:
-    """Lifts per hour by technique (stacked), risky ones as red dots above."""
+    """Lifts per hour (10 minutes in a short recording) by technique, risky counts on top."""
     fig = _figure(2.2)
     ax = fig.add_subplot()
-    hours = max(1, int(day.span_s // _HOUR_S) + (1 if day.span_s % _HOUR_S else 0))
-    bottom = [0.0] * hours
+    bin_s = _HOUR_S if day.span_s > 3 * _HOUR_S else 600.0
+    bins = max(1, math.ceil(day.span_s / bin_s))
+    width_h = bin_s / _HOUR_S
+    centres = [(i + 0.5) * width_h for i in range(bins)]
+
+    def bin_of(lift: LiftRecord) -> int:
+        return min(bins - 1, max(0, int((lift.time_s - day.start_s) // bin_s)))
+
+    bottom = [0.0] * bins
     for technique, colour in TECHNIQUE_COLOURS.items():
-        counts = [0.0] * hours
+        counts = [0.0] * bins
         for lift in day.lifts:
             if lift.technique == technique:
-                counts[min(hours - 1, int(_hours(day, lift.time_s)))] += 1
+                counts[bin_of(lift)] += 1
         if any(counts):
             ax.bar(
-                [h + 0.5 for h in range(hours)],
-                counts,
-                bottom=bottom,
-                width=0.8,
-                color=colour,
-                label=technique,
+                centres, counts, bottom=bottom, width=0.8 * width_h, color=colour, label=technique
             )
             bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
-    risky = [0] * hours
+    risky = [0] * bins
     for lift in day.lifts:
         if lift.risky:
-            risky[min(hours - 1, int(_hours(day, lift.time_s)))] += 1
-    xs = [h + 0.5 for h in range(hours) if risky[h]]
-    if xs:
+            risky[bin_of(lift)] += 1
+    top = max([*bottom, 1.0])
+    marked = [i for i in range(bins) if risky[i]]
+    if marked:
         ax.scatter(
-            xs,
-            [bottom[int(x)] + 0.3 for x in xs],
+            [centres[i] for i in marked],
+            [bottom[i] + 0.06 * top for i in marked],
             color=RISK_COLOUR,
             marker="v",
             zorder=3,
-            label="hour with risky lifts",
+            label="with a risk (count)",
         )
-        for x in xs:
+        for i in marked:
             ax.text(
-                x,
-                bottom[int(x)] + 0.6,
-                str(risky[int(x)]),
+                centres[i],
+                bottom[i] + 0.12 * top,
+                str(risky[i]),
                 ha="center",
                 fontsize=7,
                 color=RISK_COLOUR,
             )
-    ax.set_ylabel("lifts per hour")
+    ax.set_ylim(0, top * 1.3)
+    ax.set_ylabel("lifts per hour" if bin_s == _HOUR_S else "lifts per 10 min")
     _hour_axis(ax, day)
     ax.legend(loc="upper left", fontsize=7, frameon=False, ncols=4)
     return fig
@@ -302,8 +308,11 @@ def _walking_plot(day: DayHistory, ctx: ReportContext) -> Figure:
     ax.set_yticks([])
     ax.set_xlim(0, max(ctx.weekly_target_min, week) * 1.15)
     ax.set_ylim(-0.6, 0.9)
-    ax.set_xlabel("minutes walking or running, last 7 days")
-    ax.legend(loc="lower right", fontsize=7, frameon=False)
+    if day.day is None:
+        ax.set_xlabel("minutes walking or running in the recording")
+    else:
+        ax.set_xlabel("minutes walking or running, last 7 days")
+        ax.legend(loc="lower right", fontsize=7, frameon=False)
     return fig
 
 
@@ -484,7 +493,7 @@ def render_day(day: DayHistory, ctx: ReportContext | None = None) -> str:
             _figure_html(
                 _lifts_plot(day),
                 "lifts per hour",
-                "Lifts per hour by technique: "
+                "Lifts by technique: "
                 + ", ".join(f"{n} {t}" for t, n in techniques.items() if n)
                 + f"; {summary.risky_lifts} with a risk (stoop, deep flexion, twist, ...).",
             )
@@ -497,7 +506,10 @@ def render_day(day: DayHistory, ctx: ReportContext | None = None) -> str:
             _walking_plot(day, ctx),
             "walking minutes",
             f"{summary.steps:,} steps and {summary.walking_min:.0f} minutes walking this day; "
-            f"{summary.week_walking_min:.0f} of {ctx.weekly_target_min:g} minutes in 7 days.",
+            f"{summary.week_walking_min:.0f} of {ctx.weekly_target_min:g} minutes in 7 days."
+            if day.day is not None
+            else f"{summary.steps:,} steps and {summary.walking_min:.0f} minutes walking in the "
+            f"recording; the weekly target is {ctx.weekly_target_min:g} minutes.",
         )
     )
     parts.append("<h2>Sleep positions</h2>")

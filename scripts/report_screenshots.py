@@ -84,7 +84,7 @@ def run() -> None:
                 sys.stdout = stdout
         if status != 0:
             raise SystemExit("backwatch analyze --report failed")
-        _shoot(work / "recording.html", "recording", 2700)
+        _shoot(work / "recording.html", "recording", 2150)
 
 
 if __name__ == "__main__":
