@@ -59,6 +59,7 @@ from monitor.calibration_store import CalibrationStore, CalibrationStoreError
 from monitor.clock import ScaledClock
 from monitor.evaluation import (
     LIVE_EVALUATE_EVERY_S,
+    LIVE_HISTORY_S,
     EvaluationError,
     EvaluationThresholds,
     SensorSetup,
@@ -296,6 +297,7 @@ def build_pipelines(settings: Settings, start_s: float) -> list[WearerPipeline]:
                     thresholds,
                     # Decide as often in wall time as at real speed: cost stays bounded.
                     evaluate_every_s=LIVE_EVALUATE_EVERY_S * _wall_scale(speed),
+                    keep_history_s=LIVE_HISTORY_S,
                 ),
             )
         )

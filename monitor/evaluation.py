@@ -33,6 +33,7 @@ order they became known.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from collections.abc import Sequence
@@ -293,6 +294,10 @@ class WearerStatus:
 
 #: Default sample time between evaluation passes for a live wearer (s).
 LIVE_EVALUATE_EVERY_S = 2.0
+LIVE_HISTORY_S = 86_400.0
+"""How much decided history (runs, bouts, holds, spells) the daemon's evaluators keep."""
+_FORGET_EVERY_S = 600
+"""How often (decided seconds) a live evaluator drops history older than it keeps."""
 NIOSH_RATE_WINDOW_S = 15 * 60.0
 """The NIOSH lifting frequency is averaged over a 15-minute sampling period."""
 _RING_RATE_HZ = 400.0  # ring room per second; faster sensors get their blocks split
@@ -572,6 +577,7 @@ class WearerEvaluator:
         *,
         evaluate_every_s: float = LIVE_EVALUATE_EVERY_S,
         ring_s: float = RING_S,
+        keep_history_s: float | None = None,
     ) -> None:
         """Set up rings and state for each sensor.
 
@@ -649,6 +655,8 @@ class WearerEvaluator:
         self._decided_next: int | None = None  # first window not decided by the bout filter
         self._runs: list[tuple[int, int]] = []  # decided runs from window _runs_first
         self._runs_first: int | None = None
+        self._keep_history_s = keep_history_s
+        self._forgot_at = -math.inf
         self._last_code = UNKNOWN
         self._last_eval_s = -math.inf
         self._finished = False
@@ -1063,6 +1071,28 @@ class WearerEvaluator:
             out.extend(self._decide(None, self._bouts.flush()))
         return out
 
+    def _forget_before(self, cutoff_s: float) -> None:
+        """Drop what a live daemon no longer needs: runs, bouts, holds, spells, paces.
+
+        Results properties (``segments``, ``sitting_bouts``...) then cover only the kept
+        span; the offline analysis keeps everything (``keep_history_s=None``).
+        """
+        assert self._runs_first is not None
+        drop = 0
+        first = self._runs_first
+        for _code, length in itertools.islice(self._runs, len(self._runs) - 1):  # not the last
+            if first + length > cutoff_s:
+                break
+            first += length
+            drop += 1
+        if drop:
+            del self._runs[:drop]
+            self._runs_first = first
+        self._frequencies = [f for f in self._frequencies if f.end_s > cutoff_s]
+        self._tracker.bouts = [b for b in self._tracker.bouts if b.end_s > cutoff_s]
+        self._sleep.spells = [spell for spell in self._sleep.spells if spell.end_s > cutoff_s]
+        self._posture.forget_before(cutoff_s)
+
     def _decide(self, start: int | None, runs: list[tuple[int, int]]) -> list[Observation]:
         if not runs:
             return []
@@ -1079,6 +1109,12 @@ class WearerEvaluator:
                 self._runs.append((code, length))
             self._decided_next += length
         self._last_code = runs[-1][0]
+        if (
+            self._keep_history_s is not None
+            and self._decided_next - self._forgot_at >= _FORGET_EVERY_S
+        ):
+            self._forgot_at = self._decided_next
+            self._forget_before(self._decided_next - self._keep_history_s)
         codes = np.repeat(
             np.array([c for c, _ in runs], dtype=np.int8), np.array([n for _, n in runs])
         )

@@ -258,6 +258,10 @@ class PostureTracker:
         ]
         return sorted([*self._holds, *ongoing], key=lambda h: (h.nudge_s, h.type))
 
+    def forget_before(self, cutoff_s: float) -> None:
+        """Drop finished holds that ended by ``cutoff_s`` (a live daemon keeps no history)."""
+        self._holds = [hold for hold in self._holds if hold.end_s > cutoff_s]
+
     def push(
         self, first: int, codes: npt.NDArray[np.int8], windows: PostureWindows
     ) -> list[tuple[float, Observation]]:

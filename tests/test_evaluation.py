@@ -13,7 +13,7 @@ from alerts.state import WearerState
 from devices.mount import Mount
 from devices.samples import Placement, SampleBlock
 from devices.scenario import Activity as Step
-from devices.scenario import LyingPosition, Scenario, ScenarioStep
+from devices.scenario import LyingPosition, Scenario, ScenarioStep, load_scenario
 from devices.simulated import SimulatedSensor
 from monitor.activity import LYING, RUNNING, SITTING, STANDING, WALKING, Activity, Segment
 from monitor.evaluation import (
@@ -378,3 +378,27 @@ def test_posture_lying_and_steps_do_not_depend_on_blocks_or_pace() -> None:
     rng = np.random.default_rng(17)
     for every_s, ring_s in ((0.5, 20.0), (9.0, 4.0), (60.0, 120.0)):
         assert run(rng, every_s, ring_s) == expected
+
+
+def test_a_live_evaluator_keeps_a_bounded_history_and_the_same_observations() -> None:
+    """The daemon's evaluators drop decided history older than they keep; nothing else."""
+    day = load_scenario("sit-break-sit")  # sit 20 min, walk, sit 20 min
+    mount = Mount.parse("-y,+z")
+    setups = [SensorSetup("chest", Placement.TRUNK, mount)]
+    sensor = SimulatedSensor(day, Placement.TRUNK, "chest", mount=mount, seed=4, rate_hz=25.0)
+    blocks = list(sensor.blocks())
+
+    def run(keep_history_s: float | None) -> tuple[WearerEvaluator, list[Observation]]:
+        evaluator = WearerEvaluator("ann", setups, keep_history_s=keep_history_s)
+        out = [obs for block in blocks for obs in evaluator.feed(block)]
+        return evaluator, out + evaluator.finish()
+
+    full, everything = run(None)
+    bounded, kept = run(300.0)
+    assert kept == everything
+    assert [o.type.value for o in everything].count("sitting_bout") == 0  # 20 min bouts
+    assert len(full.sitting_bouts) == 2
+    assert len(bounded.sitting_bouts) == 1  # the first bout ended long before the cut-off
+    assert full.segments[0].start_s < 60.0
+    assert bounded.segments[0].start_s > 20 * 60.0
+    assert bounded.segments[-1] == full.segments[-1]
