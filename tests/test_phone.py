@@ -39,11 +39,21 @@ def test_the_blueprint_is_an_automation_on_the_nudge_event_entity() -> None:
     assert text.startswith("blueprint:\n")
     assert "\n  domain: automation\n" in text
     assert "\t" not in text
-    for key in ("nudge_event", "notify_action", "command_topic", "minimum_severity"):
+    for key in (
+        "nudge_event",
+        "notify_action",
+        "household_notify_actions",
+        "command_topic",
+        "minimum_severity",
+    ):
         assert f"\n    {key}:\n" in text
     assert "entity_id: !input nudge_event" in text
     assert "action: !input notify_action" in text
     assert "integration: mqtt\n              domain: event" in text
+    # Urgent alerts (an unanswered fall among them) also go to each household phone.
+    assert 'value_template: "{{ urgent and household | length > 0 }}"' in text
+    assert 'for_each: "{{ household }}"' in text
+    assert 'action: "{{ repeat.item }}"' in text
 
 
 def test_the_blueprint_reads_only_attributes_the_event_entity_has() -> None:
