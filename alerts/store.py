@@ -3,8 +3,9 @@
 One file in the state directory holds everything alerts must not forget across a restart:
 the nudges sent (cool-downs, daily caps, acknowledgements, escalations), snoozes, quiet-hours
 overrides, de-duplication keys, relief-plan timers, prevention-tip timers, walking minutes per
-day, symptom reports, each day's history and summary for reports, the MQTT outbox and the Home
-Assistant discovery topics announced.
+day, today's counts of the retained state (sitting, steps, lifts), symptom reports, each day's
+history and summary for reports, the MQTT outbox and the Home Assistant discovery topics
+announced.
 
 Times are Unix seconds (REAL); local days are ISO dates (``2024-05-01``) chosen by the caller.
 Each public method is one transaction unless called inside ``transaction()``. An unreadable or
@@ -18,7 +19,7 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -92,6 +93,10 @@ CREATE TABLE IF NOT EXISTS reports (
 CREATE TABLE IF NOT EXISTS held (
     id INTEGER PRIMARY KEY AUTOINCREMENT, wearer TEXT NOT NULL, kind TEXT NOT NULL,
     time_s REAL NOT NULL, detail TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS daily_totals (
+    wearer TEXT NOT NULL, day TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL,
+    PRIMARY KEY (wearer, day, name)
 );
 CREATE TABLE IF NOT EXISTS day_history (
     wearer TEXT NOT NULL, day TEXT NOT NULL, start_s REAL NOT NULL, document TEXT NOT NULL,
@@ -739,6 +744,24 @@ class AlertStore:
         """Forget the held observations of a wearer and kind (bundled or gone stale)."""
         return self._write("DELETE FROM held WHERE wearer = ? AND kind = ?", (wearer, kind))
 
+    # -- today's running totals (the retained state's counts) --------------------------------
+
+    def set_daily_totals(self, wearer: str, day: str, totals: Mapping[str, float]) -> None:
+        """This wearer's counts so far on local ``day`` (sitting_s, steps...), replacing them."""
+        with self.transaction():
+            self._conn.executemany(
+                "INSERT INTO daily_totals (wearer, day, name, value) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (wearer, day, name) DO UPDATE SET value = excluded.value",
+                [(wearer, day, name, float(value)) for name, value in totals.items()],
+            )
+
+    def daily_totals(self, wearer: str, day: str) -> dict[str, float]:
+        """The counts kept for this wearer on local ``day`` (empty when none)."""
+        rows = self._query(
+            "SELECT name, value FROM daily_totals WHERE wearer = ? AND day = ?", (wearer, day)
+        )
+        return {str(row[0]): float(row[1]) for row in rows}
+
     # -- day history (reports) ----------------------------------------------------------------
 
     def set_day_history(self, wearer: str, day: str, document: str, start_s: float) -> None:
@@ -819,6 +842,10 @@ class AlertStore:
                 removed += self._conn.execute(sql, (before_s,)).rowcount
             removed += self._conn.execute(
                 "DELETE FROM relief_plans WHERE state != 'active' AND start_s < ?", (before_s,)
+            ).rowcount
+            removed += self._conn.execute(
+                "DELETE FROM daily_totals WHERE day < ?",
+                (datetime.fromtimestamp(before_s, UTC).date().isoformat(),),
             ).rowcount
         return removed
 
