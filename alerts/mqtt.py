@@ -17,6 +17,11 @@ renewed on every connect. It speaks MQTT 5 by default (``MqttConnection.mqtt5``)
 can honour a response topic and correlation data; MQTT 3.1.1 peers work through the broker.
 After a reconnect the latest retained messages are sent again (a broker restarted without
 persistence has lost them), and ``on_connected`` callbacks run on every connect.
+
+With a fixed ``client_id`` the session is persistent (MQTT 5: clean start off and a session
+expiry of ``session_expiry_s``; MQTT 3.1.1: clean session off): the broker keeps the command
+subscriptions while the daemon is away (a restart, a crash, a network outage) and hands over
+the commands that arrived meanwhile when it reconnects.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -81,6 +86,10 @@ class MqttConnection:
     key_file: Path | None = None
     keepalive_s: int = 60
     mqtt5: bool = True
+    session_expiry_s: int = 3600
+    """How long the broker keeps the session of a fixed ``client_id`` while disconnected
+    (MQTT 5; 0: a clean session on every connect). MQTT 3.1.1 brokers keep it until their
+    own expiry."""
 
     def __post_init__(self) -> None:
         """Wrap a plain password; refuse settings no broker could accept, naming the field."""
@@ -92,6 +101,8 @@ class MqttConnection:
             raise MqttConfigError(f"mqtt port: {self.port} is not in 1..65535")
         if self.keepalive_s < 1:
             raise MqttConfigError(f"mqtt keepalive_s: {self.keepalive_s} must be >= 1")
+        if self.session_expiry_s < 0:
+            raise MqttConfigError(f"mqtt session_expiry_s: {self.session_expiry_s} must be >= 0")
         if self.key_file is not None and self.cert_file is None:
             raise MqttConfigError("mqtt key_file: given without cert_file")
         if not self.tls and any(f is not None for f in (self.ca_file, self.cert_file)):
@@ -107,6 +118,11 @@ class MqttConnection:
     def address(self) -> str:
         """``host:port`` for messages (no credentials)."""
         return f"{self.host}:{self.port}"
+
+    @property
+    def persistent_session(self) -> bool:
+        """Whether the broker keeps this client's session between connections."""
+        return self.client_id is not None and self.session_expiry_s > 0
 
 
 def tls_context(connection: MqttConnection) -> ssl.SSLContext | None:
@@ -186,8 +202,8 @@ class MqttPublisher:
     trouble); ``pending_count`` says how many messages still wait for an acknowledgement.
     On exit it waits up to ``drain_timeout_s`` for the queue to empty, publishes ``offline``
     (retained) and disconnects. A retained message replaces a queued, not yet sent retained
-    message on the same topic (only the latest matters). Beyond ``max_pending`` the oldest
-    message is dropped and counted in ``dropped_count``.
+    message on the same topic, in its place in the queue (only the latest matters). Beyond
+    ``max_pending`` the oldest message is dropped and counted in ``dropped_count``.
     """
 
     def __init__(
@@ -407,14 +423,8 @@ class MqttPublisher:
         if self._closing:
             raise MqttUnavailable("MQTT publisher is closing; message not accepted")
         data = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
-        if retain:
-            kept: deque[_Outgoing] = deque()
-            for item in self._pending:
-                if item is not self._in_flight and item.retain and item.topic == topic:
-                    self._discard(item)
-                else:
-                    kept.append(item)
-            self._pending = kept
+        if retain and self._replace_queued(_Outgoing(topic, data, retain, None, correlation_data)):
+            return
         if len(self._pending) >= self._max_pending:
             self._drop_oldest()
         seq = None
@@ -426,6 +436,21 @@ class MqttPublisher:
         self._pending.append(_Outgoing(topic, data, retain, seq, correlation_data))
         self._drained.clear()
         self._wakeup.set()
+
+    def _replace_queued(self, newer: _Outgoing) -> bool:
+        """Put a retained message in the place of a queued one on its topic; False if none.
+
+        Taking the older one's place (not the back of the queue) keeps a topic that is
+        republished often from being pushed back for ever while a backlog drains.
+        """
+        for index, item in enumerate(self._pending):
+            if item is not self._in_flight and item.retain and item.topic == newer.topic:
+                self._discard(item)
+                self._pending[index] = newer
+                self._drained.clear()
+                self._wakeup.set()
+                return True
+        return False
 
     def _discard(self, item: _Outgoing) -> None:
         if item.seq is not None and self._outbox is not None:
@@ -496,6 +521,7 @@ class MqttPublisher:
             protocol=aiomqtt.ProtocolVersion.V5
             if connection.mqtt5
             else aiomqtt.ProtocolVersion.V311,
+            **_session_options(connection),
         )
         try:
             async with client:
@@ -668,6 +694,17 @@ class MqttPublisher:
         else:
             logger.debug("MQTT broker %s still unavailable: %s", address, self._last_error)
         self._reported_unreachable = True
+
+
+def _session_options(connection: MqttConnection) -> dict[str, Any]:
+    """Client options for a persistent session, or none for a clean one."""
+    if not connection.persistent_session:
+        return {}
+    if not connection.mqtt5:
+        return {"clean_session": False}
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    properties.SessionExpiryInterval = connection.session_expiry_s
+    return {"clean_start": False, "properties": properties}
 
 
 def _read_pending(outbox: Outbox) -> list[OutboxItem]:
