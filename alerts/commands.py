@@ -439,12 +439,15 @@ def _valid_segment(text: str, role: str) -> str | None:
         return None
 
 
-def response_topic_allowed(topic: str, topics: Topics, protected: Sequence[str]) -> bool:
+def response_topic_allowed(
+    topic: str, topics: Topics, protected: Sequence[str], wearer: str | None
+) -> bool:
     """Whether a client-given response topic is safe to publish on.
 
     Not empty, no wildcards or NUL, at most 256 bytes, not ``$``-reserved, never inside
     the protected prefixes (Home Assistant discovery), and inside backwatch's own tree only
-    as a reply topic.
+    as a reply topic of the wearer the command is for (a reply must not land where another
+    wearer's phone reads).
     """
     if not topic or len(topic.encode("utf-8")) > MAX_RESPONSE_TOPIC_BYTES:
         return False
@@ -458,8 +461,9 @@ def response_topic_allowed(topic: str, topics: Topics, protected: Sequence[str])
         parts = topic[len(base) + 1 :].split("/")
         return (
             len(parts) == 3
+            and wearer is not None
+            and parts[0] == wearer
             and parts[1] == "reply"
-            and _valid_segment(parts[0], "wearer") is not None
             and _valid_segment(parts[2], "command") is not None
         )
     return True
@@ -480,7 +484,9 @@ def parse_request(
     correlation = message.correlation_data
     correlation_ok = correlation is None or len(correlation) <= MAX_CORRELATION_BYTES
     response = message.response_topic
-    response_ok = response is None or response_topic_allowed(response, topics, protected_prefixes)
+    response_ok = response is None or response_topic_allowed(
+        response, topics, protected_prefixes, wearer
+    )
     if response is not None and response_ok:
         topic = response
     elif wearer is None:
@@ -512,7 +518,7 @@ def parse_request(
             route,
             ErrorCode.INVALID_PROPERTIES,
             "response topic not allowed (wildcards, reserved, too long, or inside "
-            "backwatch's or Home Assistant's topics other than a reply topic)",
+            "backwatch's or Home Assistant's topics other than this wearer's reply topics)",
         )
     if message.retain:
         raise CommandRejectedError(

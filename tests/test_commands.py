@@ -231,6 +231,7 @@ def test_mqtt5_response_topic_and_correlation_data() -> None:
     [
         ("phones/alex/replies", True),
         ("backwatch/alex/reply/custom", True),
+        ("backwatch/sam/reply/custom", False),  # another wearer's tree: their phone reads it
         ("backwatch/alex/nudge", False),
         ("backwatch/status", False),
         ("homeassistant/sensor/x/config", False),
@@ -245,7 +246,7 @@ def test_mqtt5_response_topic_and_correlation_data() -> None:
 def test_response_topics_cannot_reach_our_or_home_assistants_topics(
     topic: str, allowed: bool
 ) -> None:
-    assert response_topic_allowed(topic, TOPICS, ("homeassistant",)) is allowed
+    assert response_topic_allowed(topic, TOPICS, ("homeassistant",), "alex") is allowed
     if not allowed:
         error = rejected(message("backwatch/alex/cmd/im_ok", {}, response_topic=topic))
         assert error.code is ErrorCode.INVALID_PROPERTIES
