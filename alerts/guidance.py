@@ -23,7 +23,8 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from alerts.catalogue import Wording
-from alerts.nudge import NudgeKind, Severity
+from alerts.nudge import MESSAGE_MAX_CHARS, NudgeKind, Severity
+from alerts.summary import DailySummary, morning_wording
 
 HOUR_S = 3600.0
 MINUTE_S = 60.0
@@ -53,6 +54,7 @@ class GuidanceId(StrEnum):
     RELIEF_CHECK_IN = "relief_check_in"
     NOT_IMPROVING = "not_improving"
     RED_FLAG = "red_flag"
+    MORNING_SUMMARY = "morning_summary"
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +176,15 @@ GUIDANCE: Mapping[GuidanceId, Guidance] = _entries(
         "many people with back pain.",
         "Common self-care advice; Kovacs et al. 2003 (Lancet 362:1599): medium-firm "
         "mattresses did better than firm ones for chronic low back pain",
+    ),
+    Guidance(
+        GuidanceId.MORNING_SUMMARY,
+        NudgeKind.SUMMARY,
+        Severity.INFO,
+        "Yesterday for your back",
+        "Yesterday's back report is ready: backwatch report --day yesterday.",
+        "backwatch's daily summary against the sitting (ADA 2016), trunk posture (ISO 11226, "
+        "Hoogendoorn 2000), lifting (NIOSH 94-110) and activity (WHO 2020) guidelines",
     ),
     Guidance(
         GuidanceId.RELIEF_PLAN,
@@ -431,6 +442,30 @@ def fall_alert_wording(fell_at: str, unanswered_s: float, repeat: int) -> Wordin
     )
 
 
+def morning_summary_wording(summary: DailySummary) -> Wording:
+    """The morning nudge: yesterday's highlights (``summary``) and one thing to work on."""
+    entry = GUIDANCE[GuidanceId.MORNING_SUMMARY]
+    title, message = morning_wording(summary)
+    evidence = {
+        "sitting_min": summary.sitting_min,
+        "long_sitting_bouts": float(summary.long_sitting_bouts),
+        "steps": float(summary.steps),
+        "lifts": float(summary.lifts),
+        "risky_lifts": float(summary.risky_lifts),
+        "walking_week_min": summary.week_walking_min,
+    }
+    if summary.flexion_over_60_share is not None:
+        evidence["flexion_over_60_share"] = summary.flexion_over_60_share
+    return Wording(
+        kind=entry.kind,
+        severity=entry.severity,
+        title=title,
+        message=message[:MESSAGE_MAX_CHARS],
+        guideline=entry.guideline,
+        evidence=_numbers(**evidence),
+    )
+
+
 def weekly_activity_wording(
     walking_week_min: float, target_week_min: float = WEEKLY_ACTIVITY_TARGET_MIN
 ) -> Wording:
@@ -579,5 +614,6 @@ DEFAULT_TIPS: tuple[TipSchedule, ...] = (
     TipSchedule(GuidanceId.WEEKLY_ACTIVITY, time(17, 0), frozenset({WEDNESDAY, SUNDAY})),
     TipSchedule(GuidanceId.CORE_WORK, time(18, 0), frozenset({MONDAY, WEDNESDAY, FRIDAY})),
     TipSchedule(GuidanceId.SLEEP_POSITION, time(21, 0), frozenset({SUNDAY})),
+    TipSchedule(GuidanceId.MORNING_SUMMARY, time(8, 0)),
 )
 """When prevention tips are due; the delivery policy still applies (snooze, quiet hours, caps)."""

@@ -46,6 +46,7 @@ class NudgeKind(StrEnum):
     EXERCISE = "exercise"
     HYDRATION = "hydration"
     SLEEP_POSITION = "sleep_position"
+    SUMMARY = "summary"
 
 
 EvidenceKey = Annotated[str, StringConstraints(pattern=EVIDENCE_KEY_PATTERN)]

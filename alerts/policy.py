@@ -50,6 +50,7 @@ from alerts.guidance import (
     Symptom,
     TipSchedule,
     fall_alert_wording,
+    morning_summary_wording,
     ordered_symptoms,
     red_flag_wording,
     weekly_activity_wording,
@@ -62,6 +63,7 @@ from alerts.store import (
     ReliefStepRecord,
     ReliefStepState,
 )
+from alerts.summary import DailySummary
 
 DAY_S = 86_400.0
 DUE_POLL_S = 15.0
@@ -564,7 +566,7 @@ class DeliveryPolicy:
                 if now_s - occurrence_s > self._rules.tip_grace_s:
                     continue  # missed (daemon down): not sent late
                 wording = self._tip_wording(wearer, tip.guidance, now)
-                if self._held(wearer, wording.kind, now) is not None:
+                if wording is None or self._held(wearer, wording.kind, now) is not None:
                     continue
                 nudges.append(self._issue(wearer, wording, now, NudgeOrigin.TIP))
         return nudges
@@ -579,7 +581,14 @@ class DeliveryPolicy:
                 return moment
         return None
 
-    def _tip_wording(self, wearer: str, guidance: GuidanceId, now: datetime) -> Wording:
+    def _tip_wording(self, wearer: str, guidance: GuidanceId, now: datetime) -> Wording | None:
+        """The tip's words (None: nothing to say, e.g. no summary of yesterday)."""
+        if guidance is GuidanceId.MORNING_SUMMARY:
+            yesterday = (self._day(now) - timedelta(days=1)).isoformat()
+            stored = self._store.daily_summary(wearer, yesterday)
+            return (
+                None if stored is None else morning_summary_wording(DailySummary.from_json(stored))
+            )
         if guidance is GuidanceId.WEEKLY_ACTIVITY:
             today = self._day(now)
             days = [(today - timedelta(days=back)).isoformat() for back in range(7)]

@@ -170,6 +170,7 @@ def test_tip_schedules() -> None:
         GuidanceId.WEEKLY_ACTIVITY,
         GuidanceId.CORE_WORK,
         GuidanceId.SLEEP_POSITION,
+        GuidanceId.MORNING_SUMMARY,
     }
     assert len({tip.key for tip in DEFAULT_TIPS}) == len(DEFAULT_TIPS)
     assert TipSchedule(GuidanceId.HYDRATION, time(10, 0)).key == "hydration@10:00"

@@ -363,3 +363,42 @@ def test_day_histories_follow_the_retention_and_forget_wearer(tmp_path: Path) ->
         store.forget_wearer(WEARER)
         assert store.history_wearers() == ["bo"]
         assert store.day_history(WEARER, str(LAST_DAY)) is None
+
+
+def test_the_morning_nudge_tells_yesterday_and_one_thing_to_work_on(tmp_path: Path) -> None:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from alerts.catalogue import Catalogue  # noqa: PLC0415
+    from alerts.nudge import NudgeKind  # noqa: PLC0415
+    from alerts.policy import DeliveryPolicy, PolicyRules  # noqa: PLC0415
+    from monitor.report_history import finish_day  # noqa: PLC0415
+    from tests.fakes import FakeClock  # noqa: PLC0415
+
+    store = AlertStore.open(tmp_path / "alerts.sqlite3")
+    days = write_sample_week(store, WEARER, LAST_DAY, ZONE)
+    clock = FakeClock(datetime(2026, 11, 20, 6, 59, tzinfo=UTC))  # 07:59 in Berlin
+    policy = DeliveryPolicy(
+        Catalogue(),
+        clock,
+        cooldown_s={},
+        default_cooldown_s=600.0,
+        rules=PolicyRules.recommended(timezone=ZONE),
+        store=store,
+    )
+    assert [n for n in policy.due([WEARER]) if n.kind is NudgeKind.SUMMARY] == []
+    clock.advance(120.0)
+    # No summary of the 19th was kept (the daemon kept none): no morning nudge.
+    assert [n for n in policy.due([WEARER]) if n.kind is NudgeKind.SUMMARY] == []
+    # The daemon summarises the 20th when it ends; the next morning's nudge tells it.
+    summary = finish_day(store, days[-1], ZONE)
+    clock.advance(86_400.0 - 120.0)
+    assert [n for n in policy.due([WEARER]) if n.kind is NudgeKind.SUMMARY] == []
+    clock.advance(120.0)
+    (morning,) = [n for n in policy.due([WEARER]) if n.kind is NudgeKind.SUMMARY]
+    assert morning.title == "Yesterday for your back"
+    assert f"{summary.lifts} lifts, {summary.risky_lifts} risky" in morning.message
+    assert summary.focus is Focus.LIFTING
+    assert morning.message.endswith("turn with the feet rather than the back.")
+    assert morning.evidence["steps"] == summary.steps
+    assert errors(json.loads(morning.to_json()), load_schema("nudge")) == []
+    store.close()
