@@ -477,18 +477,27 @@ async def _supervise(
 
 @dataclass(slots=True)
 class DailyTotals:
-    """Today's share of the evaluation's running totals, reset at local midnight."""
+    """Today's share of the evaluation's running totals, reset at local midnight.
+
+    ``carried`` holds what an earlier run of the daemon had counted on ``day`` (kept in the
+    store), so a restart or a crash does not reset today's counts.
+    """
 
     day: date | None = None
     baseline: dict[str, float] = field(default_factory=dict)
+    carried: dict[str, float] = field(default_factory=dict)
 
     def today(self, totals: dict[str, float], now: datetime) -> dict[str, float]:
-        """Each total minus its value at the start of ``now``'s local day."""
+        """Each total minus its value at the start of ``now``'s local day, plus the carried."""
         local_day = now.astimezone().date()
         if local_day != self.day:
             self.baseline = dict(totals) if self.day is not None else {}
+            self.carried = {}
             self.day = local_day
-        return {name: value - self.baseline.get(name, 0.0) for name, value in totals.items()}
+        return {
+            name: self.carried.get(name, 0.0) + value - self.baseline.get(name, 0.0)
+            for name, value in totals.items()
+        }
 
 
 @dataclass(slots=True)
@@ -799,7 +808,8 @@ class Daemon:
         last_state_s = float("-inf")
         pipeline.progress_s = asyncio.get_running_loop().time()
         last_activity: str | None = None
-        daily = DailyTotals()
+        day = self.clock.now().astimezone().date()
+        daily = DailyTotals(day, carried=self.store.daily_totals(pipeline.name, day.isoformat()))
         history = self._history_recorder(pipeline.name)
         orientation_version = pipeline.evaluator.orientation_version
         dropped_blocks = 0
@@ -912,6 +922,8 @@ class Daemon:
             },
             now,
         )
+        if daily.day is not None:
+            self.store.set_daily_totals(wearer, daily.day.isoformat(), today)
         relief = self.policy.relief_status(wearer)
         return WearerState.from_status(
             status,
