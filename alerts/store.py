@@ -304,6 +304,27 @@ class AlertStore:
         return store
 
     @classmethod
+    def open_read_only(cls, path: Path) -> AlertStore:
+        """Open an existing database only to read it (reports beside the running daemon).
+
+        Never creates, changes or moves the file aside; raises StoreError when it cannot be
+        read (missing, not a database).
+        """
+        try:
+            conn = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"alert database {path}: cannot be opened: {exc}") from exc
+        try:
+            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"alert database {path}: cannot be read: {exc}") from exc
+        return cls(conn, path)
+
+    @classmethod
     def in_memory(cls) -> AlertStore:
         """A private database in memory (tests, or running without a state directory)."""
         conn = sqlite3.connect(":memory:", isolation_level=None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -47,9 +48,6 @@ def _zone(settings: Settings) -> tzinfo | None:
 
 def make_report(settings: Settings, args: argparse.Namespace, today: date) -> tuple[Path, str]:
     """Build the page ``args`` ask for; returns where it goes and the HTML."""
-    from monitor.report import ReportContext, ReportError, render_day, render_week  # noqa: PLC0415
-    from monitor.report_history import load_day, load_week  # noqa: PLC0415
-
     if args.day is not None and args.week is not None:
         raise ReportCommandError("give --day or --week, not both", EXIT_USAGE)
     week = args.week is not None
@@ -61,32 +59,43 @@ def make_report(settings: Settings, args: argparse.Namespace, today: date) -> tu
             EXIT_NO_INPUT,
         )
     try:
-        store = AlertStore.open(path)
+        store = AlertStore.open_read_only(path)
     except StoreError as exc:
         raise ReportCommandError(f"cannot read the history: {exc}", EXIT_NO_INPUT) from exc
-    with store:
-        known = {w.name for w in settings.wearers} | set(store.history_wearers())
-        if args.wearer not in known:
-            names = ", ".join(sorted(known)) or "none"
-            raise ReportCommandError(f"unknown wearer {args.wearer!r} (known: {names})", EXIT_USAGE)
-        zone = _zone(settings)
-        limit_s = settings.thresholds.sitting_limit_min * 60.0
-        history = load_week(store, args.wearer, chosen, zone, sitting_limit_s=limit_s)
-        if not any(d.has_data for d in history.days) or (
-            not week and not history.days[-1].has_data
-        ):
-            span = f"the week ending {chosen}" if week else str(chosen)
-            raise ReportCommandError(f"no history for {args.wearer} on {span}", EXIT_NO_INPUT)
-        try:
-            if week:
-                page = render_week(history, ReportContext(timezone=zone))
-            else:
-                day = load_day(store, args.wearer, chosen, zone, limit_s)
-                page = render_day(
-                    day, ReportContext(timezone=zone, week_walking_min=history.walking_min)
-                )
-        except ReportError as exc:
-            raise ReportCommandError(str(exc), EXIT_NO_INPUT) from exc
+    try:
+        with store:
+            return _report_from(store, settings, args, chosen, week=week)
+    except sqlite3.Error as exc:  # e.g. a store from before day histories were kept
+        raise ReportCommandError(f"cannot read the history: {exc}", EXIT_NO_INPUT) from exc
+
+
+def _report_from(
+    store: AlertStore, settings: Settings, args: argparse.Namespace, chosen: date, *, week: bool
+) -> tuple[Path, str]:
+    """The page from an open store (see ``make_report``)."""
+    from monitor.report import ReportContext, ReportError, render_day, render_week  # noqa: PLC0415
+    from monitor.report_history import load_day, load_week  # noqa: PLC0415
+
+    known = {w.name for w in settings.wearers} | set(store.history_wearers())
+    if args.wearer not in known:
+        names = ", ".join(sorted(known)) or "none"
+        raise ReportCommandError(f"unknown wearer {args.wearer!r} (known: {names})", EXIT_USAGE)
+    zone = _zone(settings)
+    limit_s = settings.thresholds.sitting_limit_min * 60.0
+    history = load_week(store, args.wearer, chosen, zone, sitting_limit_s=limit_s)
+    if not any(d.has_data for d in history.days) or (not week and not history.days[-1].has_data):
+        span = f"the week ending {chosen}" if week else str(chosen)
+        raise ReportCommandError(f"no history for {args.wearer} on {span}", EXIT_NO_INPUT)
+    try:
+        if week:
+            page = render_week(history, ReportContext(timezone=zone))
+        else:
+            day = load_day(store, args.wearer, chosen, zone, limit_s)
+            page = render_day(
+                day, ReportContext(timezone=zone, week_walking_min=history.walking_min)
+            )
+    except ReportError as exc:
+        raise ReportCommandError(str(exc), EXIT_NO_INPUT) from exc
     kind = "week" if week else "day"
     out = (
         args.out if args.out is not None else Path(f"backwatch-{args.wearer}-{kind}-{chosen}.html")

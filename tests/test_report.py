@@ -402,3 +402,24 @@ def test_the_morning_nudge_tells_yesterday_and_one_thing_to_work_on(tmp_path: Pa
     assert morning.evidence["steps"] == summary.steps
     assert errors(json.loads(morning.to_json()), load_schema("nudge")) == []
     store.close()
+
+
+def test_report_only_reads_the_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A store it cannot read is reported, never moved aside or changed (the daemon owns it)."""
+    config = tmp_path / "backwatch.toml"
+    config.write_text(f'state_dir = "{tmp_path}"\n', encoding="utf-8")
+    args = ["report", "--config", str(config), "--wearer", WEARER, "--out", str(tmp_path / "r")]
+    assert main(args) == 66
+    store_path = tmp_path / "alerts.sqlite3"
+    store_path.write_bytes(b"not a database" * 100)
+    assert main(args) == 66
+    assert store_path.read_bytes() == b"not a database" * 100
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alerts.sqlite3", "backwatch.toml"]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == (
+        f"backwatch report: no history: {store_path} does not exist"
+        " (has backwatch run with this state_dir?)"
+    )
+    assert err[1].startswith(
+        f"backwatch report: cannot read the history: alert database {store_path}"
+    )
