@@ -211,6 +211,7 @@ class HistoryRecorder:
         self._totals: tuple[float, float, float, float] | None = None
         self._last_flush_s = -math.inf
         self._latest_s = -math.inf
+        self._looked_back = False
 
     def _day(self, t_s: float) -> _DayAccumulator | None:
         day = local_day(t_s, self._zone)
@@ -289,7 +290,7 @@ class HistoryRecorder:
         self._take_segments(evaluator.segments)
         self._take_bouts(evaluator.sitting_bouts)
         self._take_totals(evaluator.exposure, evaluator.steps, sample_time_s)
-        finished = []
+        finished = self._unsummarised_yesterday(sample_time_s)
         for day in sorted(self._days):
             _, end_s = day_bounds(day, self._zone)
             if self._latest_s >= end_s + DAY_GRACE_S:
@@ -299,6 +300,24 @@ class HistoryRecorder:
         if self._latest_s - self._last_flush_s >= self._flush_every_s:
             self.flush()
         return finished
+
+    def _unsummarised_yesterday(self, t_s: float) -> list[DayHistory]:
+        """Once, at the first look: yesterday's stored day if a restart kept it from its summary."""
+        if self._looked_back:
+            return []
+        self._looked_back = True
+        yesterday = local_day(t_s, self._zone) - timedelta(days=1)
+        if yesterday in self._days or t_s < day_bounds(yesterday, self._zone)[1] + DAY_GRACE_S:
+            return []
+        key = yesterday.isoformat()
+        stored = self._store.day_history(self.wearer, key)
+        if stored is None or self._store.daily_summary(self.wearer, key) is not None:
+            return []
+        try:
+            return [DayHistory.from_document(self.wearer, stored)]
+        except HistoryFormatError as exc:
+            log.warning("%s: %s; no summary of %s", self.wearer, exc, key)
+            return []
 
     def flush(self) -> None:
         """Write every open day that changed."""

@@ -423,3 +423,26 @@ def test_report_only_reads_the_store(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert err[1].startswith(
         f"backwatch report: cannot read the history: alert database {store_path}"
     )
+
+
+def test_a_day_a_restart_kept_from_its_summary_is_summarised_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    from monitor.report_history import finish_day  # noqa: PLC0415
+
+    store = AlertStore.open(tmp_path / "alerts.sqlite3")
+    days = write_sample_week(store, WEARER, LAST_DAY, ZONE)
+    idle = WearerEvaluator(WEARER, [SensorSetup("trunk", Placement.TRUNK, Mount.parse(MOUNT))])
+    morning_s = day_bounds(LAST_DAY + timedelta(days=1), ZONE)[0] + 10 * 3600.0
+
+    def started() -> HistoryRecorder:
+        return HistoryRecorder(store, WEARER, timezone=ZONE, sitting_limit_s=1800.0)
+
+    recorder = started()
+    (late,) = recorder.update(idle, morning_s)
+    assert late.day == LAST_DAY
+    assert late.steps == days[-1].steps
+    assert recorder.update(idle, morning_s + 120.0) == []  # looked once
+    finish_day(store, late, ZONE)
+    assert started().update(idle, morning_s) == []  # summarised now
+    store.close()
