@@ -29,6 +29,7 @@ bench-env: bootstrap
 
 bench: bench-env
 	$(BIN)/python -m bench.suite --bench-python $(BENCH_VENV)/bin/python
+	$(BIN)/python -m bench.soak
 
 # The older single benchmarks (evaluation in memory, one analyze run, the CSV parser).
 bench-parts: bootstrap
