@@ -60,11 +60,12 @@ def test_short_has_every_posture_class() -> None:
 
 def test_demo_day_shape() -> None:
     scenario = load_scenario("demo-day")
-    assert 60 * 60 <= scenario.duration_s <= 75 * 60
+    assert 60 * 60 <= scenario.duration_s <= 85 * 60
     sitting = [end - start for activity, start, end in scenario.truth_segments() if activity is SIT]
     assert max(sitting) >= 36 * 60  # one bout long enough for the 30-minute nudge
     assert any(bout < 30 * 60 for bout in sitting)  # and one that stays below it
     assert any(step.trunk_flexion_deg > 60 for step in scenario.steps)  # a rounded-back lift
+    assert any(step.fall is not None for step in scenario.steps)  # and a fall
 
 
 def test_step_bounds_and_activity_at() -> None:
