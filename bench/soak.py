@@ -282,7 +282,7 @@ async def run_soak(
                 if rss is not None:
                     memory.append((hour, rss))
                     log.info("simulated hour %d: %.1f MB", hour, rss)
-                if hour >= next_restart_h:
+                if next_restart_h <= hour < hours:  # none once the day is over
                     await asyncio.to_thread(broker.stop)
                     await asyncio.sleep(outage_s)
                     await asyncio.to_thread(broker.start)
