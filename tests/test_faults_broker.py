@@ -75,6 +75,20 @@ def outbox_nudges(state_dir: Path) -> list[tuple[str, bool]]:
     return [(str(json.loads(bytes(payload))["id"]), sent_s is not None) for payload, sent_s in rows]
 
 
+def event_key(event: dict[str, Any]) -> tuple[str, str, float, float]:
+    """What identifies an event (events carry no id): wearer, type, start and end."""
+    return (event["wearer"], event["type"], event["start_s"], event["end_s"])
+
+
+def outbox_events(state_dir: Path) -> list[tuple[str, str, float, float]]:
+    """The key of every event in the outbox, in order."""
+    with contextlib.closing(sqlite3.connect(state_dir / "alerts.sqlite3", timeout=10)) as conn:
+        rows = conn.execute(
+            "SELECT payload FROM outbox WHERE topic LIKE '%/event' ORDER BY seq"
+        ).fetchall()
+    return [event_key(json.loads(bytes(row[0]))) for row in rows]
+
+
 def recorded_nudge_ids(state_dir: Path) -> list[str]:
     """The ids the delivery policy gave its nudges, in the order it decided them."""
     with contextlib.closing(sqlite3.connect(state_dir / "alerts.sqlite3", timeout=10)) as conn:
@@ -195,7 +209,7 @@ def test_nudges_due_while_the_broker_is_down_arrive_afterwards_with_their_ids(
             config = fault_config(
                 tmp_path, broker, base, write_scenario(tmp_path / "day.toml", sit_min=45)
             )
-            phone = Phone(broker, "phone-outage", [f"{base}/+/nudge"])
+            phone = Phone(broker, "phone-outage", [f"{base}/+/nudge", f"{base}/+/event"])
             listening = asyncio.create_task(phone.run())
             await asyncio.wait_for(phone.ready.wait(), 10)
             daemon = await start_daemon(config, "--until-sources-end")
@@ -215,10 +229,16 @@ def test_nudges_due_while_the_broker_is_down_arrive_afterwards_with_their_ids(
                     daemon.kill()
                     await daemon.wait()
             outbox = outbox_nudges(state_dir)
-            with contextlib.suppress(AssertionError):
-                await until(
-                    lambda: {i for i, _ in outbox} <= set(phone.nudge_ids()), 20, "all nudges"
+            events = set(outbox_events(state_dir))
+
+            def all_arrived() -> bool:
+                received_events = {event_key(e) for e in phone.payloads("/event")}
+                return {i for i, _ in outbox} <= set(phone.nudge_ids()) and events <= (
+                    received_events
                 )
+
+            with contextlib.suppress(AssertionError):
+                await until(all_arrived, 20, "all nudges and events")
             listening.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listening
@@ -241,6 +261,10 @@ def test_nudges_due_while_the_broker_is_down_arrive_afterwards_with_their_ids(
     # 45 minutes of sitting at a 5-minute limit: nudges at 5, 10, ... 45 min; one slouch.
     assert kinds.count("sitting") >= 8, kinds
     assert "slouch" in kinds
+    # Events go through the same outbox: each arrived, in order.
+    events = outbox_events(state_dir)
+    assert len(events) >= 8
+    assert list(dict.fromkeys(event_key(e) for e in phone.payloads("/event"))) == events
 
 
 def test_sigkill_with_nudges_pending_loses_nothing_and_keeps_counters_and_snoozes(
