@@ -29,10 +29,12 @@ from monitor.posture import PostureExposure, PostureHold
 from monitor.sitting import SittingBout
 from monitor.sleep import POSITIONS, LyingSpell
 
-#: Seconds of every recording fed per step. With several sensors the steps stay well under
-#: the evaluator's stall time so that none is ever taken for stalled; one sensor can be fed
-#: in long steps (any step gives the same result; long ones cost less).
-SEVERAL_SENSORS_BLOCK_S = 1.0
+#: Seconds of every recording fed per step. With several sensors a step is this share of
+#: the evaluator's stall time (``stall_s``, 5 s: steps of 2.5 s), so that no sensor ever
+#: lags another by as much as that and none is taken for stalled; one sensor can be fed in
+#: long steps (any step gives the same result; long ones cost less: each step is a few
+#: Python calls per sensor, which at 1 s steps were a third of a two-sensor day's time).
+SEVERAL_SENSORS_STALL_SHARE = 0.5
 ONE_SENSOR_BLOCK_S = 60.0
 #: Sample time between evaluation passes (any value gives the same result; long ones cost
 #: less: each pass has a fixed cost of some numpy calls).
@@ -248,7 +250,7 @@ def analyze_sensors(
     """Evaluate one wearer's recordings (one per sensor, on a shared time base).
 
     ``block_s``: seconds fed per step (default: see ``ONE_SENSOR_BLOCK_S`` and
-    ``SEVERAL_SENSORS_BLOCK_S``).
+    ``SEVERAL_SENSORS_STALL_SHARE``).
     """
     streams = {
         setup: [RecordingChunk(2, rec.t_s, rec.acc_g, rec.gyro_dps)]
@@ -275,7 +277,8 @@ def analyze_streams(
     if not sensors:
         raise ValueError("no recordings to analyze")
     if block_s is None:
-        block_s = ONE_SENSOR_BLOCK_S if len(sensors) == 1 else SEVERAL_SENSORS_BLOCK_S
+        several_s = th.stall_s * SEVERAL_SENSORS_STALL_SHARE
+        block_s = ONE_SENSOR_BLOCK_S if len(sensors) == 1 else several_s
     if not block_s > 0:
         raise ValueError(f"block_s must be positive, got {block_s}")
     feeds = [_Feed(setup, iter(chunks)) for setup, chunks in sensors.items()]
