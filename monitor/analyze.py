@@ -29,13 +29,11 @@ from monitor.posture import PostureExposure, PostureHold
 from monitor.sitting import SittingBout
 from monitor.sleep import POSITIONS, LyingSpell
 
-#: Seconds of every recording fed per step. With several sensors a step is this share of
-#: the evaluator's stall time (``stall_s``, 5 s: steps of 2.5 s), so that no sensor ever
-#: lags another by as much as that and none is taken for stalled; one sensor can be fed in
-#: long steps (any step gives the same result; long ones cost less: each step is a few
-#: Python calls per sensor, which at 1 s steps were a third of a two-sensor day's time).
-SEVERAL_SENSORS_STALL_SHARE = 0.5
-ONE_SENSOR_BLOCK_S = 60.0
+#: Seconds of every recording fed per step (any step gives the same result; long ones cost
+#: less: each step is a few Python calls per sensor). With several sensors every recording
+#: is fed up to the step's end before the evaluator is let evaluate, so none lags another
+#: and none is taken for stalled however long the step.
+BLOCK_S = 60.0
 #: Sample time between evaluation passes (any value gives the same result; long ones cost
 #: less: each pass has a fixed cost of some numpy calls).
 EVALUATE_EVERY_S = 600.0
@@ -249,8 +247,7 @@ def analyze_sensors(
 ) -> AnalysisResult:
     """Evaluate one wearer's recordings (one per sensor, on a shared time base).
 
-    ``block_s``: seconds fed per step (default: see ``ONE_SENSOR_BLOCK_S`` and
-    ``SEVERAL_SENSORS_STALL_SHARE``).
+    ``block_s``: seconds fed per step (default ``BLOCK_S``).
     """
     streams = {
         setup: [RecordingChunk(2, rec.t_s, rec.acc_g, rec.gyro_dps)]
@@ -277,8 +274,7 @@ def analyze_streams(
     if not sensors:
         raise ValueError("no recordings to analyze")
     if block_s is None:
-        several_s = th.stall_s * SEVERAL_SENSORS_STALL_SHARE
-        block_s = ONE_SENSOR_BLOCK_S if len(sensors) == 1 else several_s
+        block_s = BLOCK_S
     if not block_s > 0:
         raise ValueError(f"block_s must be positive, got {block_s}")
     feeds = [_Feed(setup, iter(chunks)) for setup, chunks in sensors.items()]
@@ -295,7 +291,8 @@ def analyze_streams(
         for feed in feeds:
             block = feed.take_until(until)
             if block is not None:
-                observations.extend(evaluator.feed(block))
+                observations.extend(evaluator.feed(block, evaluate=False))
+        observations.extend(evaluator.evaluate_due())
         if progress is not None and (until - start_s) // 3600 > reported_h:
             reported_h = int((until - start_s) // 3600)
             progress(until - start_s)

@@ -65,6 +65,7 @@ from monitor.activity import (
 )
 from monitor.falls import fall_evidence
 from monitor.lifts import BendFrequency, Lift, frequency_evidence, lift_evidence
+from monitor.motionbins import BINS_PER_S, MotionBins, append_bins, bin_index, bin_samples
 from monitor.motiontrack import MotionTracker, MotionUpdate
 from monitor.niosh import LiftTask, assess_lift
 from monitor.orientation import (
@@ -460,8 +461,9 @@ class _Channel:
         self.steps: StepDetector | None = None  # set on the sensor that counts steps
         self.step_times: list[FloatArray] = []
         self.learner: GaitLearner | None = None  # set where the mount may be learned
-        # Summed samples not yet handed to lift and fall tracking (sensor frame).
-        self.motion_pending: list[tuple[FloatArray, FloatArray, FloatArray | None]] = []
+        # 1/16 s bins of the summed samples not yet handed to lift and fall tracking
+        # (sensor frame: rotated when handed over, with the mount their windows had).
+        self.motion_pending: MotionBins | None = None
         self.feeds_motion = False
 
     @property
@@ -511,8 +513,13 @@ class _Channel:
         samples = self.ring.window(start_q * QUARTER_S, stop_q * QUARTER_S)
         self.consumed += len(samples)
         if self.feeds_motion and len(samples):
-            gyro = None if samples.gyro_dps is None else samples.gyro_dps.copy()
-            self.motion_pending.append((samples.t_s.copy(), samples.acc_g.copy(), gyro))
+            # The bins the samples span (a gap since the last ones reads as empty bins).
+            t = samples.t_s
+            first_bin, stop_bin = int(bin_index(t[0])), int(bin_index(t[-1])) + 1
+            bins = bin_samples(
+                t, samples.acc_g, samples.gyro_dps, first_bin, stop_bin, has_gyro=self.ring.has_gyro
+            )
+            self.motion_pending = append_bins(self.motion_pending, bins)
         if len(samples) == 0 and stop_q - start_q > 4 * 60:
             q = empty_quarter_sums(start_q, stop_q - start_q, self.ring.has_gyro)
         else:
@@ -663,8 +670,12 @@ class WearerEvaluator:
 
     # -- feeding -----------------------------------------------------------------------
 
-    def feed(self, block: SampleBlock) -> list[Observation]:
-        """Store a block; evaluate whatever became decidable; return new observations."""
+    def feed(self, block: SampleBlock, *, evaluate: bool = True) -> list[Observation]:
+        """Store a block; evaluate whatever became decidable; return new observations.
+
+        ``evaluate`` False: only store it (offline analysis feeds every sensor of a step
+        first, then calls :meth:`evaluate_due`, so no sensor is ever behind the others).
+        """
         channel = self._channels.get(block.sensor_id)
         if channel is None:
             raise EvaluationError(f"wearer {self.wearer!r} has no sensor {block.sensor_id!r}")
@@ -675,7 +686,7 @@ class WearerEvaluator:
             channel.append(block)
             if channel.unsummed > channel.capacity // 2:
                 self._sum(channel, final=False)
-            if channel.newest_s - self._last_eval_s >= self._evaluate_every_s:
+            if evaluate and channel.newest_s - self._last_eval_s >= self._evaluate_every_s:
                 out.extend(self._evaluate(final=False))
             return out
         for start in range(0, n, step):
@@ -693,9 +704,16 @@ class WearerEvaluator:
             channel.append(part)
             if channel.unsummed > channel.capacity // 2:
                 self._sum(channel, final=False)
-            if channel.newest_s - self._last_eval_s >= self._evaluate_every_s:
+            if evaluate and channel.newest_s - self._last_eval_s >= self._evaluate_every_s:
                 out.extend(self._evaluate(final=False))
         return out
+
+    def evaluate_due(self) -> list[Observation]:
+        """Evaluate if a pass is due (after blocks stored with ``evaluate=False``)."""
+        newest_s = max(c.newest_s for c in self._channels.values())
+        if newest_s - self._last_eval_s >= self._evaluate_every_s:
+            return self._evaluate(final=False)
+        return []
 
     def finish(self) -> list[Observation]:
         """End of input: decide every remaining window and close what is still going on."""
@@ -864,34 +882,38 @@ class WearerEvaluator:
     def _feed_motion(self, until_s: float) -> None:
         """Hand summed samples before ``until_s`` to lift and fall tracking, in body frame.
 
-        Called once the windows up to there are labelled, so each sample is rotated with
-        the mount its window was labelled with (whatever the blocks and pace were).
+        Called once the windows up to there are labelled, so each bin is rotated with the
+        mount its window was labelled with (whatever the blocks and pace were). ``until_s``
+        lies on the bin grid (a half second) or is infinite (everything).
         """
         tracker = self._motion
         if tracker is None:
             return
         for channel in (self._thigh, self._body):
-            if channel is None or not channel.motion_pending:
+            pending = None if channel is None else channel.motion_pending
+            if channel is None or pending is None:
                 continue
-            t, acc, gyro = _take_pending(channel, until_s)
+            cut = pending.end if math.isinf(until_s) else int(bin_index(until_s))
+            bins = pending.slice(pending.first, cut)
+            rest = pending.slice(cut, pending.end)
+            channel.motion_pending = rest if len(rest) else None
             orientation = channel.orientation
-            if t.shape[0] == 0 or orientation is None:
+            if len(bins) == 0 or orientation is None:
                 continue
             if orientation.source is MountSource.LEARNED and channel is self._body:
-                keep = t >= channel.learned_at_s
-                t, acc = t[keep], acc[keep]
-                gyro = None if gyro is None else gyro[keep]
-                if t.shape[0] == 0:
+                bins = bins.slice(math.ceil(channel.learned_at_s * BINS_PER_S), bins.end)
+                if len(bins) == 0:
                     continue
             mount = orientation.mount
-            acc_b = _rows_to_body(acc, mount)
+            gyro_sum = bins.gyro_sum
             gyro_b = None
-            if gyro is not None and not np.isnan(gyro).any():
-                gyro_b = _rows_to_body(gyro, mount)
+            if bins.has_gyro and not np.isnan(gyro_sum).any():
+                gyro_b = _rows_to_body(gyro_sum, mount)
+            body_bins = bins.with_vectors(_rows_to_body(bins.acc_sum, mount), gyro_b)
             if channel is self._body:
-                self._take_motion(tracker.add_body(t, acc_b, gyro_b))
+                self._take_motion(tracker.add_body(body_bins))
             else:
-                tracker.add_thigh(t, acc_b, gyro_b)
+                tracker.add_thigh(body_bins)
 
     def _take_motion(self, update: MotionUpdate) -> None:
         """Keep lifts until their seconds are decided; report falls and paces now."""
@@ -924,9 +946,8 @@ class WearerEvaluator:
         tracker = self._motion
         if tracker is None:
             return []
-        for channel in (self._thigh, self._body):
-            if channel is not None and channel.motion_pending:
-                self._feed_motion(math.inf)
+        if any(c is not None and c.motion_pending is not None for c in (self._thigh, self._body)):
+            self._feed_motion(math.inf)
         self._take_motion(tracker.finish())
         out = [*self._release_lifts(final=True), *self._release_motion(final=True)]
         out.sort(key=lambda o: o.end_s)
@@ -1313,23 +1334,6 @@ def _rows_to_body(rows_s: FloatArray, mount: Mount) -> FloatArray:
     r = mount.sensor_from_body
     x, y, z = rows_s[:, 0:1], rows_s[:, 1:2], rows_s[:, 2:3]
     return np.asarray(x * r[0] + y * r[1] + z * r[2], dtype=np.float64)
-
-
-def _take_pending(
-    channel: _Channel, until_s: float
-) -> tuple[FloatArray, FloatArray, FloatArray | None]:
-    """The channel's pending motion samples before ``until_s``; the rest stay pending."""
-    blocks = channel.motion_pending
-    t = np.concatenate([b[0] for b in blocks])
-    acc = np.concatenate([b[1] for b in blocks])
-    gyro = None
-    if all(b[2] is not None for b in blocks):
-        gyro = np.concatenate([b[2] for b in blocks if b[2] is not None])
-    cut = int(np.searchsorted(t, until_s, side="left"))
-    channel.motion_pending = (
-        [(t[cut:], acc[cut:], None if gyro is None else gyro[cut:])] if cut < t.shape[0] else []
-    )
-    return t[:cut], acc[:cut], None if gyro is None else gyro[:cut]
 
 
 def _no_body(count: int) -> BodyWindows:

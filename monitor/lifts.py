@@ -547,20 +547,19 @@ def _judge(
     state: LiftState,
     home: _Anchor,
     arrival: _Anchor,
-    arrival_edge: tuple[int, int],
+    height: _Height,
     *,
     placement: Placement,
     th: LiftThresholds,
 ) -> Lift | None:
-    """The lift made by an excursion from ``home`` back to a home-like anchor, if any."""
+    """The lift made by an excursion from ``home`` back to a home-like anchor, if any.
+
+    ``height``: the excursion's height profile from home's last edge to the arrival's first.
+    """
     body = state.body
     assert body is not None
     assert home.end is not None
     assert home.last_g is not None
-    edge = _bins(th.anchor_edge_s)
-    height = _excursion_height(body, _last_edge(home.start, home.end, edge), arrival_edge, th)
-    if height is None:
-        return None
     start, stop = home.end, arrival.start
     pad = _bins(th.peak_smooth_s)
     span = body.slice(start - pad, stop + pad)
@@ -883,7 +882,8 @@ def _scan(
                     lifts.append(lift)
             continue
         run_start = state.run_start if state.run_start is not None else first + a
-        state = replace(state, run_start=run_start)
+        if state.run_start is None:
+            state = replace(state, run_start=run_start)
         run_stop = first + b
         if not state.run_arrived and run_stop - run_start >= arrive_len:
             state, lift = _arrive(state, run_start, run_start + arrive_len, placement, th)
@@ -938,8 +938,8 @@ def _arrive(
         height = _excursion_height(body, _last_edge(home.start, home.end, edge), first, th)
     home_like = near and (height is None or height.end_m >= -th.return_drop_m)
     if home_like:
-        if away_bins <= round(th.max_lift_s * BINS_PER_S):
-            lift = _judge(state, home, anchor, first, placement=placement, th=th)
+        if height is not None:  # computed just above: the excursion is short enough
+            lift = _judge(state, home, anchor, height, placement=placement, th=th)
         state = replace(state, intermediates=())
         return replace(state, current=anchor, current_role=_Role.HOME), lift
     return replace(state, current=anchor, current_role=_Role.INTERMEDIATE), None

@@ -110,6 +110,20 @@ class MotionBins:
             rate_max_dps=None if self.rate_max_dps is None else self.rate_max_dps[a:b],
         )
 
+    def with_vectors(self, acc_sum: FloatArray, gyro_sum: FloatArray | None) -> MotionBins:
+        """These bins with other acceleration and angular-rate sums (a rotation of them).
+
+        Magnitudes and their extremes are kept, as a rotation leaves them as they are.
+        ``gyro_sum`` None: the gyroscope sent nothing for these bins (zero rate).
+        """
+        sums = self.sums.copy()
+        sums[:, _ACC] = acc_sum
+        sums[:, _GYRO] = 0.0 if gyro_sum is None else gyro_sum
+        rate = self.rate_max_dps
+        if rate is not None and gyro_sum is None:
+            rate = np.zeros_like(rate)
+        return MotionBins(self.first, self.n, sums, self.mag_max_g, self.mag_min_g, rate)
+
     def concat(self, other: MotionBins) -> MotionBins:
         """These bins followed by ``other``, which must start where these end."""
         if len(self) == 0:
@@ -169,14 +183,12 @@ def bin_samples(
         raise ValueError("samples outside the bins asked for")
     n = np.bincount(b, minlength=count)[:count].astype(np.int64)
     acc = np.asarray(acc_b, dtype=np.float64)
-    per_sample = np.zeros((m, _COLUMNS))
+    # Column-major: each column is filled and summed as one contiguous run (same sums).
+    per_sample = np.empty((m, _COLUMNS), order="F")
     per_sample[:, _ACC] = acc
-    if gyro_b is not None:
-        per_sample[:, _GYRO] = gyro_b
-    mag_sq = np.einsum("ij,ij->i", acc, acc)
-    per_sample[:, _MAG_SQ] = mag_sq
-    mag = np.sqrt(mag_sq)
-    per_sample[:, _MAG] = mag
+    per_sample[:, _GYRO] = 0.0 if gyro_b is None else gyro_b
+    mag_sq = np.einsum("ij,ij->i", acc, acc, out=per_sample[:, _MAG_SQ])
+    mag = np.sqrt(mag_sq, out=per_sample[:, _MAG])
     filled = n > 0
     starts = (np.cumsum(n) - n)[filled]
     out.n[:] = n

@@ -9,7 +9,7 @@ from devices.scenario import load_scenario
 from devices.simulated import SimulatedSensor
 from monitor.falls import detect_falls
 from monitor.lifts import detect_lifts
-from monitor.motionbins import MotionBins, bin_index, bin_samples
+from monitor.motionbins import MotionBinner, MotionBins, bin_index, bin_samples
 from monitor.motiontrack import MotionTracker, MotionUpdate
 
 
@@ -29,15 +29,21 @@ def test_tracker_fed_in_blocks_matches_the_offline_detectors() -> None:
     offline_falls = detect_falls(body_bins, Placement.WAIST)
 
     tracker = MotionTracker(Placement.WAIST, has_thigh=True)
+    body_binner = MotionBinner(has_gyro=True)
+    thigh_binner = MotionBinner(has_gyro=True)
     updates: list[MotionUpdate] = []
     step = 37  # samples per block, thigh blocks offset by half a block
     n = body.t_s.shape[0]
     for i in range(0, n, step):
         j = min(n, i + step)
-        updates.append(tracker.add_body(body.t_s[i:j], body.acc_g[i:j], body.gyro_dps[i:j]))
+        got = body_binner.add(body.t_s[i:j], body.acc_g[i:j], body.gyro_dps[i:j])
+        updates.append(tracker.add_body(got))
         k = min(n, i + step // 2)
-        updates.append(tracker.add_thigh(thigh.t_s[i:k], thigh.acc_g[i:k], thigh.gyro_dps[i:k]))
-        updates.append(tracker.add_thigh(thigh.t_s[k:j], thigh.acc_g[k:j], thigh.gyro_dps[k:j]))
+        for a, b in ((i, k), (k, j)):
+            got = thigh_binner.add(thigh.t_s[a:b], thigh.acc_g[a:b], thigh.gyro_dps[a:b])
+            updates.append(tracker.add_thigh(got))
+    updates.append(tracker.add_thigh(thigh_binner.finish()))
+    updates.append(tracker.add_body(body_binner.finish()))
     updates.append(tracker.finish())
     lifts = [x for u in updates for x in u.lifts]
     windows = [x for u in updates for x in u.frequencies]
