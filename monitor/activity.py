@@ -168,8 +168,8 @@ class _History:
         n = int(self.q.n[a:b].sum())
         if n == 0:
             return None
-        total = self.q.sums[a:b].sum(axis=0)
-        return total[0:3] / n, float(total[9]) / n
+        part = self.q.slice(a, b)
+        return part.acc_sum.sum(axis=0) / n, float(part.mag_sum.sum()) / n
 
 
 class TransitionDetector:

@@ -65,7 +65,7 @@ from monitor.activity import (
 )
 from monitor.falls import fall_evidence
 from monitor.lifts import BendFrequency, Lift, frequency_evidence, lift_evidence
-from monitor.motionbins import BINS_PER_S, MotionBins, append_bins, bin_index, bin_samples
+from monitor.motionbins import BINS_PER_S, MotionBins, append_bins, bin_index
 from monitor.motiontrack import MotionTracker, MotionUpdate
 from monitor.niosh import LiftTask, assess_lift
 from monitor.orientation import (
@@ -95,6 +95,7 @@ from monitor.windows import (
     WindowFeatures,
     empty_quarter_sums,
     magnitude_g,
+    quarter_and_motion_sums,
     quarter_index,
     quarter_sums,
     window_features,
@@ -513,14 +514,18 @@ class _Channel:
         samples = self.ring.window(start_q * QUARTER_S, stop_q * QUARTER_S)
         self.consumed += len(samples)
         if self.feeds_motion and len(samples):
-            # The bins the samples span (a gap since the last ones reads as empty bins).
-            t = samples.t_s
-            first_bin, stop_bin = int(bin_index(t[0])), int(bin_index(t[-1])) + 1
-            bins = bin_samples(
-                t, samples.acc_g, samples.gyro_dps, first_bin, stop_bin, has_gyro=self.ring.has_gyro
+            # With the bins the samples span (a gap since the last ones reads as empty bins).
+            q, bins = quarter_and_motion_sums(
+                samples.t_s,
+                samples.acc_g,
+                samples.gyro_dps,
+                start_q,
+                stop_q,
+                previous_mag_g=self.previous_mag_g,
+                has_gyro=self.ring.has_gyro,
             )
             self.motion_pending = append_bins(self.motion_pending, bins)
-        if len(samples) == 0 and stop_q - start_q > 4 * 60:
+        elif len(samples) == 0 and stop_q - start_q > 4 * 60:
             q = empty_quarter_sums(start_q, stop_q - start_q, self.ring.has_gyro)
         else:
             q = quarter_sums(

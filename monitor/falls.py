@@ -53,6 +53,7 @@ from monitor.motionbins import (
     MotionBins,
     append_bins,
     empty_bins,
+    window_count,
     window_sum,
 )
 
@@ -147,15 +148,15 @@ def _window_mean(bins: MotionBins, starts: IntArray, width: int) -> FloatArray:
     any chunk. Starts must leave the window inside the bins.
     """
     sums = window_sum(bins.acc_sum, width)
-    n = window_sum(bins.n.astype(np.float64)[:, None], width)[:, 0]
+    n = window_count(bins.n, width)
     at = starts.astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.asarray(sums[at] / n[at, None], dtype=np.float64)
 
 
-def _window_count(bins: MotionBins, starts: IntArray, width: int) -> FloatArray:
+def _filled_share(bins: MotionBins, starts: IntArray, width: int) -> FloatArray:
     """Share of the bins [start, start + width) holding samples, for each relative start."""
-    filled = window_sum((bins.n > 0).astype(np.float64)[:, None], width)[:, 0]
+    filled = window_count(bins.n > 0, width)
     return np.asarray(filled[starts.astype(np.int64)] / width, dtype=np.float64)
 
 
@@ -302,8 +303,8 @@ def _judge_range(
         pre_flexion = np.degrees(np.arctan2(-pre[:, 0], pre[:, 2]))
     bent = (pre_flexion >= th.bent_share * pre_incl) & (pre_incl < th.bent_max_deg(placement))
     pre_ok = (pre_incl < lying) | bent
-    covered = (_window_count(bins, cand - _bins(th.pre_start_s), pre_len) >= th.min_coverage) & (
-        _window_count(bins, cand + _bins(th.post_start_s), post_len) >= th.min_coverage
+    covered = (_filled_share(bins, cand - _bins(th.pre_start_s), pre_len) >= th.min_coverage) & (
+        _filled_share(bins, cand + _bins(th.post_start_s), post_len) >= th.min_coverage
     )
     ok = pre_ok & covered & (change >= th.change_deg) & (post_incl >= down)
     falls: list[Fall] = []
@@ -387,7 +388,7 @@ def _stay_down(
     lo = start - width // 2
     part = bins.slice(bins.first + lo, bins.first + end + width)
     sums = window_sum(part.acc_sum, width)
-    n = window_sum(part.n.astype(np.float64)[:, None], width)[:, 0]
+    n = window_count(part.n, width)
     rows = min(end - start, sums.shape[0])
     with np.errstate(invalid="ignore", divide="ignore"):
         g = sums[:rows] / n[:rows, None]

@@ -72,7 +72,15 @@ import numpy.typing as npt
 
 from devices.mount import Mount
 from devices.samples import FloatArray, Placement
-from monitor.motionbins import BIN_S, BINS_PER_S, MotionBins, append_bins, empty_bins, window_sum
+from monitor.motionbins import (
+    BIN_S,
+    BINS_PER_S,
+    MotionBins,
+    append_bins,
+    empty_bins,
+    window_count,
+    window_sum,
+)
 
 STANDARD_GRAVITY_MPS2 = 9.80665
 _UP = np.array([0.0, 0.0, 1.0])
@@ -237,7 +245,7 @@ def _smoothed(bins: MotionBins, width: int) -> FloatArray:
     count = len(bins)
     out = np.full((count, 3), np.nan)
     sums = window_sum(bins.acc_sum, width)
-    n = window_sum(bins.n.astype(np.float64)[:, None], width)[:, 0]
+    n = window_count(bins.n, width)
     lo = width // 2
     rows = sums.shape[0]
     if rows:
@@ -261,7 +269,7 @@ def _magnitude_sd(bins: MotionBins, width: int) -> FloatArray:
     """SD of the acceleration magnitude over ``width`` bins centred on each bin (NaN at ends)."""
     count = len(bins)
     out = np.full(count, np.nan)
-    n = window_sum(bins.n.astype(np.float64)[:, None], width)[:, 0]
+    n = window_count(bins.n, width)
     s1 = window_sum(bins.mag_sum[:, None], width)[:, 0]
     s2 = window_sum(bins.mag_sq_sum[:, None], width)[:, 0]
     rows = n.shape[0]

@@ -29,12 +29,14 @@ BINS_PER_S = 16
 BIN_S = 1.0 / BINS_PER_S
 IntArray = npt.NDArray[np.int64]
 
-# Columns of the per-bin sum matrix.
+# Columns of the per-bin sum matrix (and of the per-sample matrix summed into it).
 _ACC = slice(0, 3)
 _GYRO = slice(3, 6)
 _MAG = 6
 _MAG_SQ = 7
 _COLUMNS = 8
+SAMPLE_COLUMNS = _COLUMNS
+"""Columns of :func:`sample_columns` (the first columns of the quarter-second matrix too)."""
 
 
 def bin_index(t_s: float | FloatArray) -> IntArray:
@@ -157,6 +159,56 @@ def empty_bins(first: int, count: int, has_gyro: bool) -> MotionBins:
     )
 
 
+def sample_columns(acc_g: FloatArray, gyro_dps: FloatArray | None) -> FloatArray:
+    """The per-sample matrix that bins sum (m, 8), column-major.
+
+    Columns in the bins' order: acceleration, angular rate (zero without a gyroscope),
+    magnitude and squared magnitude. :func:`monitor.windows.quarter_sums` builds the same
+    columns first in its own per-sample matrix, so the evaluator bins from that instead.
+    """
+    acc = np.asarray(acc_g, dtype=np.float64)
+    columns = np.empty((acc.shape[0], _COLUMNS), order="F")
+    columns[:, _ACC] = acc
+    columns[:, _GYRO] = 0.0 if gyro_dps is None else gyro_dps
+    squares = columns[:, _MAG_SQ]
+    np.multiply(columns[:, 0], columns[:, 0], out=squares)
+    squares += columns[:, 1] * columns[:, 1]
+    squares += columns[:, 2] * columns[:, 2]
+    np.sqrt(squares, out=columns[:, _MAG])
+    return columns
+
+
+def bins_from_columns(
+    t_s: FloatArray, columns: FloatArray, first: int, stop: int, *, has_gyro: bool
+) -> MotionBins:
+    """Sum a per-sample matrix (:func:`sample_columns`) into bins ``first .. stop - 1``.
+
+    Vectorised: one ``np.add.reduceat`` for the sums, one ``maximum``/``minimum.reduceat``
+    per extreme. ``has_gyro``: whether the bins carry angular rate (its columns are read).
+    """
+    count = stop - first
+    out = empty_bins(first, count, has_gyro)
+    if t_s.shape[0] == 0:
+        return out
+    b = bin_index(t_s) - first
+    if int(b[0]) < 0 or int(b[-1]) >= count:
+        raise ValueError("samples outside the bins asked for")
+    n = np.bincount(b, minlength=count)[:count].astype(np.int64)
+    filled = n > 0
+    starts = (np.cumsum(n) - n)[filled]
+    out.n[:] = n
+    out.sums[filled] = np.add.reduceat(columns, starts, axis=0)
+    mag = columns[:, _MAG]
+    out.mag_max_g[filled] = np.maximum.reduceat(mag, starts)
+    out.mag_min_g[filled] = np.minimum.reduceat(mag, starts)
+    if out.rate_max_dps is not None:
+        gyro = columns[:, _GYRO]
+        rate_sq = gyro[:, 0] * gyro[:, 0] + gyro[:, 1] * gyro[:, 1] + gyro[:, 2] * gyro[:, 2]
+        # The square root is monotonic: the root of the largest square is the largest norm.
+        out.rate_max_dps[filled] = np.sqrt(np.maximum.reduceat(rate_sq, starts))
+    return out
+
+
 def bin_samples(
     t_s: FloatArray,
     acc_b: FloatArray,
@@ -168,37 +220,14 @@ def bin_samples(
 ) -> MotionBins:
     """Sum body-frame samples into bins ``first .. stop - 1``; samples must lie in that range.
 
-    Vectorised: one ``np.add.reduceat`` for the sums, one ``maximum``/``minimum.reduceat``
-    for the extremes. ``has_gyro`` overrides whether the result carries angular rate (a
-    sensor with a gyroscope whose block lacks it gets NaN-free zeros).
+    ``has_gyro`` overrides whether the result carries angular rate (a sensor with a
+    gyroscope whose block lacks it gets zeros).
     """
-    count = stop - first
     with_gyro = gyro_b is not None if has_gyro is None else has_gyro
-    out = empty_bins(first, count, with_gyro)
-    m = t_s.shape[0]
-    if m == 0:
-        return out
-    b = bin_index(t_s) - first
-    if int(b[0]) < 0 or int(b[-1]) >= count:
-        raise ValueError("samples outside the bins asked for")
-    n = np.bincount(b, minlength=count)[:count].astype(np.int64)
-    acc = np.asarray(acc_b, dtype=np.float64)
-    # Column-major: each column is filled and summed as one contiguous run (same sums).
-    per_sample = np.empty((m, _COLUMNS), order="F")
-    per_sample[:, _ACC] = acc
-    per_sample[:, _GYRO] = 0.0 if gyro_b is None else gyro_b
-    mag_sq = np.einsum("ij,ij->i", acc, acc, out=per_sample[:, _MAG_SQ])
-    mag = np.sqrt(mag_sq, out=per_sample[:, _MAG])
-    filled = n > 0
-    starts = (np.cumsum(n) - n)[filled]
-    out.n[:] = n
-    out.sums[filled] = np.add.reduceat(per_sample, starts, axis=0)
-    out.mag_max_g[filled] = np.maximum.reduceat(mag, starts)
-    out.mag_min_g[filled] = np.minimum.reduceat(mag, starts)
-    if out.rate_max_dps is not None and gyro_b is not None:
-        rate = np.sqrt(np.einsum("ij,ij->i", gyro_b, gyro_b))
-        out.rate_max_dps[filled] = np.maximum.reduceat(rate, starts)
-    return out
+    columns = sample_columns(acc_b, gyro_b)
+    return bins_from_columns(
+        np.asarray(t_s, dtype=np.float64), columns, first, stop, has_gyro=with_gyro
+    )
 
 
 class MotionBinner:
@@ -294,6 +323,18 @@ def window_sum(values: FloatArray, width: int) -> FloatArray:
     for k in range(1, width):
         total += values[k : k + count]
     return np.asarray(total, dtype=np.float64)
+
+
+def window_count(counts: IntArray | npt.NDArray[np.bool_], width: int) -> FloatArray:
+    """Sums of ``width`` consecutive whole counts (as floats), like :func:`window_sum`.
+
+    Whole numbers add up exactly in any order, so one cumulative sum serves every window.
+    """
+    count = counts.shape[0] - width + 1
+    if count <= 0:
+        return np.zeros(0)
+    total = np.concatenate(([0], np.cumsum(counts, dtype=np.int64)))
+    return np.asarray(total[width:] - total[:count], dtype=np.float64)
 
 
 def append_bins(old: MotionBins | None, new: MotionBins | None) -> MotionBins | None:

@@ -45,6 +45,8 @@ import numpy.typing as npt
 
 from devices.mount import Mount
 from devices.samples import FloatArray
+from monitor.motionbins import SAMPLE_COLUMNS as MOTION_SAMPLE_COLUMNS
+from monitor.motionbins import MotionBins, bin_index, bins_from_columns
 
 QUARTER_S = 0.25
 QUARTERS_PER_S = 4
@@ -72,14 +74,16 @@ def magnitude_g(acc_g: FloatArray) -> FloatArray:
     return np.asarray(np.sqrt(squares[:, 0] + squares[:, 1] + squares[:, 2]), dtype=np.float64)
 
 
-# Columns of the per-quarter sum matrix.
+# Columns of the per-quarter sum matrix. The first ones are those of the motion bins
+# (acceleration, angular rate, magnitude, squared magnitude: ``motionbins.sample_columns``),
+# so both are summed from one per-sample matrix.
 _ACC = slice(0, 3)
-_PROD = slice(3, 9)
-_MAG = 9
-_MAG_SQ = 10
-_MAG_INT = 11
-_MAG_MOM = 12
-_GYRO = slice(13, 16)
+_GYRO = slice(3, 6)
+_MAG = 6
+_MAG_SQ = 7
+_PROD = slice(8, 14)
+_MAG_INT = 14
+_MAG_MOM = 15
 _DMAG_ACC = slice(16, 19)
 _DMAG = 19
 _COLUMNS = 20
@@ -184,6 +188,41 @@ def quarter_sums(
     the first sample's magnitude change is then 0). Vectorised: the per-sample quantities go
     into one matrix summed with a single ``np.add.reduceat``.
     """
+    return _quarters(t_s, acc_g, gyro_dps, (first, stop), previous_mag_g)[0]
+
+
+def quarter_and_motion_sums(
+    t_s: FloatArray,
+    acc_g: FloatArray,
+    gyro_dps: FloatArray | None,
+    first: int,
+    stop: int,
+    *,
+    previous_mag_g: float = math.nan,
+    has_gyro: bool,
+) -> tuple[QuarterSums, MotionBins]:
+    """:func:`quarter_sums`, and the motion bins the samples span (sensor frame).
+
+    Both come from one per-sample matrix. ``has_gyro``: whether the bins carry angular rate.
+    """
+    quarters, per_sample = _quarters(t_s, acc_g, gyro_dps, (first, stop), previous_mag_g)
+    if t_s.shape[0] == 0:
+        raise ValueError("no samples to bin")
+    first_bin, stop_bin = int(bin_index(t_s[0])), int(bin_index(t_s[-1])) + 1
+    columns = per_sample[:, :MOTION_SAMPLE_COLUMNS]
+    bins = bins_from_columns(t_s, columns, first_bin, stop_bin, has_gyro=has_gyro)
+    return quarters, bins
+
+
+def _quarters(
+    t_s: FloatArray,
+    acc_g: FloatArray,
+    gyro_dps: FloatArray | None,
+    span: tuple[int, int],
+    previous_mag_g: float,
+) -> tuple[QuarterSums, FloatArray]:
+    """The quarter sums of quarters ``span`` and the per-sample matrix they were summed from."""
+    first, stop = span
     count = stop - first
     q = np.floor(t_s * QUARTERS_PER_S).astype(np.int64) - first  # exact: 4 is a power of 2
     n = np.bincount(q, minlength=count)[:count].astype(np.int64)
@@ -195,8 +234,10 @@ def quarter_sums(
     # cost more than the products themselves. Same values, bit for bit.
     for k, (i, j) in enumerate(_PAIRS):
         np.multiply(per_sample[:, i], per_sample[:, j], out=per_sample[:, _PROD.start + k])
-    mag_sq = per_sample[:, 3] + per_sample[:, 4] + per_sample[:, 5]  # as magnitude_g does
-    per_sample[:, _MAG_SQ] = mag_sq
+    squares = _PROD.start  # the first three products are the squares, as magnitude_g adds
+    mag_sq = per_sample[:, _MAG_SQ]
+    np.add(per_sample[:, squares], per_sample[:, squares + 1], out=mag_sq)
+    mag_sq += per_sample[:, squares + 2]
     mag = np.sqrt(mag_sq, out=per_sample[:, _MAG])
     dev = np.multiply(mag - 1.0, (QUARTER_S / np.maximum(n, 1))[q], out=per_sample[:, _MAG_INT])
     np.multiply(dev, (q + first + 1) * QUARTER_S - t_s, out=per_sample[:, _MAG_MOM])
@@ -215,7 +256,7 @@ def quarter_sums(
         sums[filled] = np.add.reduceat(per_sample, starts, axis=0)
         if absmax is not None and gyro_dps is not None:
             absmax[filled] = np.maximum.reduceat(np.abs(gyro_dps), starts, axis=0)
-    return QuarterSums(first=first, n=n, sums=sums, gyro_absmax=absmax)
+    return QuarterSums(first=first, n=n, sums=sums, gyro_absmax=absmax), per_sample
 
 
 def empty_quarter_sums(first: int, count: int, has_gyro: bool) -> QuarterSums:

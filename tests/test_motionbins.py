@@ -10,8 +10,10 @@ from monitor.motionbins import (
     MotionBins,
     bin_index,
     bin_samples,
+    window_count,
     window_sum,
 )
+from monitor.windows import quarter_and_motion_sums, quarter_sums
 
 
 def _samples(n: int, rate_hz: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -84,3 +86,30 @@ def test_window_sums_do_not_depend_on_where_the_rows_sit() -> None:
     shifted = window_sum(values[137:], 13)
     assert np.array_equal(all_at_once[137:], shifted)
     assert window_sum(values[:5], 13).shape == (0, 3)
+
+
+def test_quarters_and_bins_from_one_matrix_equal_each_computed_alone() -> None:
+    t, acc, gyro = _samples(523, 100.0, 4)
+    t = t[np.arange(t.shape[0]) % 97 != 5]  # a few missing samples
+    acc, gyro = acc[: t.shape[0]], gyro[: t.shape[0]]
+    first_q, stop_q = int(np.floor(t[0] * 4)), int(np.floor(t[-1] * 4)) + 1
+    quarters, bins = quarter_and_motion_sums(
+        t, acc, gyro, first_q, stop_q, previous_mag_g=1.0, has_gyro=True
+    )
+    alone = quarter_sums(t, acc, gyro, first_q, stop_q, previous_mag_g=1.0)
+    assert np.array_equal(quarters.sums, alone.sums)
+    assert np.array_equal(quarters.n, alone.n)
+    expected = bin_samples(t, acc, gyro, int(bin_index(t[0])), int(bin_index(t[-1])) + 1)
+    assert _equal(bins, expected)  # same columns in the same order, bit for bit
+    assert bins.rate_max_dps is not None
+    assert float(bins.rate_max_dps.max()) > 0.0
+
+
+def test_window_count_is_the_window_sum_of_counts() -> None:
+    counts = np.random.default_rng(2).integers(0, 5, 300)
+    for width in (1, 2, 7, 32, 300, 301):
+        expected = window_sum(counts.astype(np.float64)[:, None], width)[:, 0]
+        assert np.array_equal(window_count(counts, width), expected)
+    assert np.array_equal(
+        window_count(counts > 0, 4)[:3], [float(np.sum(counts[i : i + 4] > 0)) for i in range(3)]
+    )
