@@ -36,3 +36,6 @@ class Observation:
     end_s: float
     evidence: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    decided_s: float | None = None
+    """Sample time of the newest sample the live evaluation had when it decided this (the
+    decisive sample); None where no such moment applies (offline analysis)."""

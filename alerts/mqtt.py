@@ -143,6 +143,9 @@ def tls_context(connection: MqttConnection) -> ssl.SSLContext | None:
 def observation_json(observation: Observation) -> str:
     """The event payload: ``{"wearer","type","start_s","end_s","evidence","labels"}``, compact.
 
+    ``decided_s`` follows when the live evaluation decided the observation (its decisive
+    sample's time).
+
     ``labels`` holds the observation's words (a lift's ``technique`` and ``risks``, a fall's
     ``direction``...); evidence only finite numbers.
     """
@@ -158,6 +161,8 @@ def observation_json(observation: Observation) -> str:
         },
         "labels": dict(observation.labels),
     }
+    if observation.decided_s is not None:
+        document["decided_s"] = float(observation.decided_s)
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 

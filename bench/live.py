@@ -15,12 +15,15 @@ emulator over D-Bus. Measured:
   (VmRSS at the end, VmHWM);
 - latency: the wearer sits most of the time and the sitting limit is 6 s, so a sitting
   nudge falls due every 6 s of sitting. For each nudge, the subscriber's arrival time minus
-  the nudge's ``event_end_s``: the sample time at which the bout reached the limit. Sample
-  times are the sensors' clocks (the emulated H10's PMD clock and the Thingy's arrival
-  stamps both follow this machine's clock), so this spans the notification carrying that
-  sample, decoding, the evaluation that sees it, the policy, the outbox, the broker and the
-  subscriber. Policy limits are lifted (no cool-down, caps or quiet hours) so every
-  nudge that falls due is sent.
+  the ``decided_s`` of its event (the same observation on ``<base>/<wearer>/event``): the
+  sample time of the newest sample in the block whose evaluation decided it, i.e. the
+  decisive sample. Sample times are the sensors' clocks (the emulated H10's PMD clock and
+  the Thingy's arrival stamps both follow this machine's clock), so this spans the
+  notification carrying that sample, decoding, the evaluation, the policy, the outbox, the
+  broker and the subscriber. Also kept: arrival minus the nudge's ``event_end_s`` (the
+  sample at which the bout reached the limit), which adds the evaluator's own decision
+  delay (look-ahead, minimum bouts, the 2 s evaluation pace). Policy limits are lifted (no
+  cool-down, caps or quiet hours) so every nudge that falls due is sent.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import os
 import signal
 import sys
@@ -81,6 +85,9 @@ class LiveFigures:
     first_subscribed_s: float = float("nan")
     online_s: float = float("nan")
     latencies_s: list[float] = field(default_factory=list)
+    """Nudge arrival minus its decisive sample's time."""
+    limit_lags_s: list[float] = field(default_factory=list)
+    """Nudge arrival minus the sample time at which the bout reached the limit."""
     samples_sent: int = 0
     log_tail: str = ""
 
@@ -178,6 +185,7 @@ discovery = false
 async def _collect(
     client: aiomqtt.Client, base: str, figures: LiveFigures, online: asyncio.Event, t0: float
 ) -> None:
+    decided_s: dict[tuple[str, float], float] = {}  # (wearer, end_s) of sitting events
     async for message in client.messages:
         arrived_s = time.time()
         topic = message.topic.value
@@ -186,10 +194,18 @@ async def _collect(
         if topic == f"{base}/status" and raw == b"online" and not online.is_set():
             figures.online_s = time.monotonic() - t0
             online.set()
+        elif topic.endswith("/event"):
+            event = json.loads(raw)
+            if event["type"] == EventType.SITTING_BOUT and "decided_s" in event:
+                decided_s[event["wearer"], float(event["end_s"])] = float(event["decided_s"])
         elif topic.endswith("/nudge"):
             nudge = Nudge.from_json(bytes(raw))
             if nudge.kind == "sitting":
-                figures.latencies_s.append(arrived_s - nudge.event_end_s)
+                figures.limit_lags_s.append(arrived_s - nudge.event_end_s)
+                # The event goes out just before its nudge, on the same connection.
+                decisive_s = decided_s.pop((nudge.wearer, nudge.event_end_s), None)
+                if decisive_s is not None:
+                    figures.latencies_s.append(arrived_s - decisive_s)
 
 
 async def _first_sample(
@@ -236,6 +252,7 @@ async def measure_live(count: int, span_s: float, directory: Path, run: int = 0)
             async with aiomqtt.Client(broker.host, broker.port, identifier=f"{base}-sub") as client:
                 await client.subscribe(f"{base}/status", qos=1)
                 await client.subscribe(f"{base}/+/nudge", qos=1)
+                await client.subscribe(f"{base}/+/event", qos=1)
                 online = asyncio.Event()
                 log_path = directory / "daemon.log"
                 with log_path.open("wb") as log_file:
@@ -259,6 +276,7 @@ async def measure_live(count: int, span_s: float, directory: Path, run: int = 0)
                             await online.wait()
                         await asyncio.sleep(WARMUP_S)
                         figures.latencies_s.clear()
+                        figures.limit_lags_s.clear()
                         cpu0, _, _ = _cpu_and_rss(process.pid)
                         start = time.monotonic()
                         sent0 = sum(s.samples_sent for s in sensors)
@@ -292,30 +310,6 @@ def run_live(count: int, span_s: float, run: int = 0) -> LiveFigures:
     """:func:`measure_live` in a fresh event loop and temporary directory."""
     with tempfile.TemporaryDirectory(prefix="backwatch-bench-live-") as directory:
         return asyncio.run(measure_live(count, span_s, Path(directory), run))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m bench.live [SENSORS] [SPAN_S]``: one run, figures printed."""
-    args = argv if argv is not None else sys.argv[1:]
-    count = int(args[0]) if args else 4
-    span_s = float(args[1]) if len(args) > 1 else 30.0
-    figures = run_live(count, span_s)
-    lat = sorted(figures.latencies_s)
-    print(
-        f"{count} sensors, {figures.span_s:.1f} s: CPU {figures.cpu_s:.2f} s "
-        f"({figures.core_pct:.2f} % of a core, {figures.cpu_s_per_sensor_h:.1f} s per "
-        f"sensor-hour), RSS {figures.rss_mb:.0f} MB (peak {figures.hwm_mb:.0f}), first sample "
-        f"{figures.first_subscribed_s:.2f} s, online {figures.online_s:.2f} s, "
-        f"{figures.samples_sent} samples sent, {len(lat)} nudges, latencies "
-        f"{[round(x * 1000) for x in lat]} ms"
-    )
-    if not lat:
-        print(figures.log_tail)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 def decision_lags_s(minutes: float = 5.0, block_s: float = 0.1) -> list[float]:
@@ -361,3 +355,27 @@ def decision_lags_s(minutes: float = 5.0, block_s: float = 0.1) -> list[float]:
                 if o.type is EventType.SITTING_BOUT
             )
     return lags
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.live [SENSORS] [SPAN_S]``: one run, figures printed."""
+    args = argv if argv is not None else sys.argv[1:]
+    count = int(args[0]) if args else 4
+    span_s = float(args[1]) if len(args) > 1 else 30.0
+    figures = run_live(count, span_s)
+    lat = sorted(figures.latencies_s)
+    print(
+        f"{count} sensors, {figures.span_s:.1f} s: CPU {figures.cpu_s:.2f} s "
+        f"({figures.core_pct:.2f} % of a core, {figures.cpu_s_per_sensor_h:.1f} s per "
+        f"sensor-hour), RSS {figures.rss_mb:.0f} MB (peak {figures.hwm_mb:.0f}), first sample "
+        f"{figures.first_subscribed_s:.2f} s, online {figures.online_s:.2f} s, "
+        f"{figures.samples_sent} samples sent, {len(lat)} nudges, latencies "
+        f"{[round(x * 1000) for x in lat]} ms"
+    )
+    if not lat:
+        print(figures.log_tail)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -105,6 +105,7 @@ class SensorSettings(_Section):
     name: str | None = Field(None, min_length=1, max_length=64)
     adapter: Annotated[str, StringConstraints(pattern=_ADAPTER_PATTERN)] | None = None
     range_g: Literal[2, 4, 8, 16] = 8
+    acquire_notify: bool = True
 
     @property
     def is_bluetooth(self) -> bool:

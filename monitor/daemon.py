@@ -237,6 +237,7 @@ def build_source(
                 adapter=sensor.adapter,
                 rate_hz=sensor.rate_hz,
                 range_g=sensor.range_g,
+                acquire_notify=sensor.acquire_notify,
             ),
             gate=gate,
         )
@@ -823,6 +824,9 @@ class Daemon:
                 pipeline.evaluator.set_declared_load(None)
             pipeline.progress_s = asyncio.get_running_loop().time()
             observations = pipeline.evaluator.feed(block)
+            if observations:  # decided on this block: its newest sample was the decisive one
+                decided_s = float(block.t_s[-1])
+                observations = [replace(o, decided_s=decided_s) for o in observations]
             history.observe(observations)
             self._deliver(observations, publisher)
             if pipeline.evaluator.orientation_version != orientation_version:
@@ -844,11 +848,11 @@ class Daemon:
                     drops.dropped_blocks,
                     drops.dropped_samples,
                 )
-            status = pipeline.evaluator.status()
-            self._record_history(history, pipeline, status.sample_time_s, publisher)
+            self._record_history(history, pipeline, pipeline.evaluator.sample_time_s, publisher)
             now_s = self.clock.now_s()
-            activity = str(status.activity)
+            activity = str(pipeline.evaluator.activity)
             if activity != last_activity or now_s - last_state_s >= state_interval_s:
+                status = pipeline.evaluator.status()  # only when published: it has a cost
                 publisher.publish_state(pipeline.name, self._state_of(pipeline.name, status, daily))
                 last_state_s, last_activity = now_s, activity
         final = pipeline.evaluator.finish()

@@ -97,7 +97,6 @@ from monitor.windows import (
     magnitude_g,
     quarter_and_motion_sums,
     quarter_index,
-    quarter_sums,
     window_features,
 )
 
@@ -513,7 +512,9 @@ class _Channel:
         start_q = self.next_q
         samples = self.ring.window(start_q * QUARTER_S, stop_q * QUARTER_S)
         self.consumed += len(samples)
-        if self.feeds_motion and len(samples):
+        if len(samples) == 0 and stop_q - start_q > 4 * 60:
+            q = empty_quarter_sums(start_q, stop_q - start_q, self.ring.has_gyro)
+        else:
             # With the bins the samples span (a gap since the last ones reads as empty bins).
             q, bins = quarter_and_motion_sums(
                 samples.t_s,
@@ -522,20 +523,10 @@ class _Channel:
                 start_q,
                 stop_q,
                 previous_mag_g=self.previous_mag_g,
-                has_gyro=self.ring.has_gyro,
+                bins_with_gyro=self.ring.has_gyro if self.feeds_motion else None,
             )
-            self.motion_pending = append_bins(self.motion_pending, bins)
-        elif len(samples) == 0 and stop_q - start_q > 4 * 60:
-            q = empty_quarter_sums(start_q, stop_q - start_q, self.ring.has_gyro)
-        else:
-            q = quarter_sums(
-                samples.t_s,
-                samples.acc_g,
-                samples.gyro_dps,
-                start_q,
-                stop_q,
-                previous_mag_g=self.previous_mag_g,
-            )
+            if bins is not None:
+                self.motion_pending = append_bins(self.motion_pending, bins)
         if len(samples):
             self.previous_mag_g = float(magnitude_g(samples.acc_g[-1:])[0])
             if self.steps is not None:
@@ -797,6 +788,17 @@ class WearerEvaluator:
     def orientations(self) -> dict[str, SensorOrientation | None]:
         """The mount each sensor is evaluated with (None until learned)."""
         return {sid: ch.orientation for sid, ch in self._channels.items()}
+
+    @property
+    def sample_time_s(self) -> float | None:
+        """The newest sample time fed (None before any), as in :meth:`status`."""
+        newest = max(c.newest_s for c in self._channels.values())
+        return newest if math.isfinite(newest) else None
+
+    @property
+    def activity(self) -> Activity:
+        """The latest decided activity, as in :meth:`status`."""
+        return ACTIVITIES[self._last_code]
 
     def status(self) -> WearerStatus:
         """The wearer right now, as far as decided."""

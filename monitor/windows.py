@@ -199,18 +199,19 @@ def quarter_and_motion_sums(
     stop: int,
     *,
     previous_mag_g: float = math.nan,
-    has_gyro: bool,
-) -> tuple[QuarterSums, MotionBins]:
+    bins_with_gyro: bool | None,
+) -> tuple[QuarterSums, MotionBins | None]:
     """:func:`quarter_sums`, and the motion bins the samples span (sensor frame).
 
-    Both come from one per-sample matrix. ``has_gyro``: whether the bins carry angular rate.
+    Both come from one per-sample matrix. ``bins_with_gyro``: None for no bins, else whether
+    the bins carry angular rate. The bins are None too when there are no samples.
     """
     quarters, per_sample = _quarters(t_s, acc_g, gyro_dps, (first, stop), previous_mag_g)
-    if t_s.shape[0] == 0:
-        raise ValueError("no samples to bin")
+    if bins_with_gyro is None or t_s.shape[0] == 0:
+        return quarters, None
     first_bin, stop_bin = int(bin_index(t_s[0])), int(bin_index(t_s[-1])) + 1
     columns = per_sample[:, :MOTION_SAMPLE_COLUMNS]
-    bins = bins_from_columns(t_s, columns, first_bin, stop_bin, has_gyro=has_gyro)
+    bins = bins_from_columns(t_s, columns, first_bin, stop_bin, has_gyro=bins_with_gyro)
     return quarters, bins
 
 

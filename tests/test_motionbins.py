@@ -94,12 +94,13 @@ def test_quarters_and_bins_from_one_matrix_equal_each_computed_alone() -> None:
     acc, gyro = acc[: t.shape[0]], gyro[: t.shape[0]]
     first_q, stop_q = int(np.floor(t[0] * 4)), int(np.floor(t[-1] * 4)) + 1
     quarters, bins = quarter_and_motion_sums(
-        t, acc, gyro, first_q, stop_q, previous_mag_g=1.0, has_gyro=True
+        t, acc, gyro, first_q, stop_q, previous_mag_g=1.0, bins_with_gyro=True
     )
     alone = quarter_sums(t, acc, gyro, first_q, stop_q, previous_mag_g=1.0)
     assert np.array_equal(quarters.sums, alone.sums)
     assert np.array_equal(quarters.n, alone.n)
     expected = bin_samples(t, acc, gyro, int(bin_index(t[0])), int(bin_index(t[-1])) + 1)
+    assert bins is not None
     assert _equal(bins, expected)  # same columns in the same order, bit for bit
     assert bins.rate_max_dps is not None
     assert float(bins.rate_max_dps.max()) > 0.0

@@ -73,7 +73,7 @@ async def emulated_bluez(
     the current event loop; everything stops on exit.
     """
     async with private_bus(directory) as address:
-        bus = await MessageBus(bus_address=address).connect()
+        bus = await MessageBus(bus_address=address, negotiate_unix_fd=True).connect()
         bluez = EmulatedBluez(bus, adapters, seed=seed)
         try:
             await bluez.start()

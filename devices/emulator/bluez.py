@@ -4,14 +4,18 @@ It does what unmodified bleak and bleak-retry-connector need from bluetoothd: ad
 ``Powered`` and the ``central`` role; devices announced on ``StartDiscovery`` with a
 changing ``RSSI``; ``Connect`` that sets ``Connected``, then exports the GATT objects under
 BlueZ's path layout, then sets ``ServicesResolved``; ``StartNotify`` and notifications as
-``PropertiesChanged`` on ``Value``; and BlueZ's error names when things fail.
+``PropertiesChanged`` on ``Value``, or ``AcquireNotify`` and notifications written to a
+``SOCK_SEQPACKET`` socket whose other end the client got as a file descriptor (closing it
+ends them, as with bluetoothd); and BlueZ's error names when things fail.
 
 Faults are switched on per device through :class:`EmulatedPeripheral`.
 """
 
 import asyncio
+import contextlib
 import logging
 import math
+import socket
 from collections import deque
 from collections.abc import Sequence
 from enum import StrEnum
@@ -48,6 +52,7 @@ GATT_CHARACTERISTIC_INTERFACE = "org.bluez.GattCharacteristic1"
 DBusStrList = Annotated[list[str], DBusSignature("as")]
 DBusPathList = Annotated[list[str], DBusSignature("ao")]
 DBusManufacturerData = Annotated[dict[int, Variant], DBusSignature("a{qv}")]
+DBusFdAndMtu = Annotated[list[Any], DBusSignature("hq")]
 
 _RSSI_TICK_S = 0.2
 _MTU = 247
@@ -89,6 +94,9 @@ class CharacteristicInterface(ServiceInterface):
         self._service = service
         self._value = b""
         self.notifying = False
+        # AcquireNotify: our end of the notification socket, and the client's until sent.
+        self._acquired: socket.socket | None = None
+        self._handed_out: socket.socket | None = None
 
     @dbus_property(access=PropertyAccess.READ, name="UUID")
     def uuid(self) -> DBusStr:
@@ -120,10 +128,72 @@ class CharacteristicInterface(ServiceInterface):
         """The link's ATT MTU."""
         return _MTU
 
+    @dbus_property(access=PropertyAccess.READ, name="NotifyAcquired")
+    def notify_acquired(self) -> DBusBool:
+        """Whether notifications go to an acquired socket."""
+        return self._acquired is not None
+
     def update_value(self, value: bytes) -> None:
         """Store a new value and announce it (a notification, as bleak reads them)."""
         self._value = value
-        self.emit_properties_changed({"Value": value})
+        if self._acquired is None:
+            self.emit_properties_changed({"Value": value})
+            return
+        try:
+            self._acquired.send(value)
+        except BlockingIOError:
+            self._peripheral.notifications_dropped += 1  # the client does not read: lost
+        except OSError:
+            self.release_acquired()
+
+    @dbus_method(name="AcquireNotify")
+    def acquire_notify(self, options: DBusDict) -> DBusFdAndMtu:
+        """Notifications through a socket: the client gets one end as a file descriptor."""
+        del options
+        if not self.spec.can_notify:
+            raise _error(GattErrorName.NOT_SUPPORTED, "Operation is not supported")
+        if self.notifying:
+            raise _error("org.bluez.Error.NotPermitted", "Notify acquired")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.setblocking(False)  # noqa: FBT003 (the socket API)
+        self._acquired, self._handed_out = ours, theirs
+        asyncio.get_running_loop().add_reader(ours.fileno(), self._on_acquired_readable)
+        self.notifying = True
+        self.emit_properties_changed({"NotifyAcquired": True, "Notifying": True})
+        self._peripheral.sensor.subscription_changed(self.spec.uuid, enabled=True)
+        return [theirs.fileno(), _MTU]
+
+    def _on_acquired_readable(self) -> None:
+        """The client closed its end (or wrote, which BlueZ ignores): closed ends it."""
+        if self._handed_out is not None:  # the reply carrying it has long been sent
+            self._handed_out.close()
+            self._handed_out = None
+        if self._acquired is None:
+            return
+        try:
+            data = self._acquired.recv(_MTU)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.release_acquired()
+
+    def release_acquired(self, *, tell_sensor: bool = True) -> None:
+        """End notifications through the acquired socket (client closed it, or link lost)."""
+        ours, self._acquired = self._acquired, None
+        if ours is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closing
+            asyncio.get_running_loop().remove_reader(ours.fileno())
+        ours.close()
+        if self._handed_out is not None:
+            self._handed_out.close()
+            self._handed_out = None
+        if self.notifying:
+            self.notifying = False
+            if tell_sensor:
+                self._peripheral.sensor.subscription_changed(self.spec.uuid, enabled=False)
 
     @dbus_method(name="ReadValue")
     def read_value(self, options: DBusDict) -> DBusBytes:
@@ -159,6 +229,8 @@ class CharacteristicInterface(ServiceInterface):
     @dbus_method(name="StopNotify")
     def stop_notify(self) -> None:
         """Disable notifications."""
+        if self._acquired is not None:
+            raise _error(GattErrorName.FAILED, "Notify acquired: close the socket instead")
         if not self.notifying:
             raise _error(GattErrorName.FAILED, "No notify session started")
         self.notifying = False
@@ -500,6 +572,8 @@ class EmulatedPeripheral:
                 handle += 3 if spec.can_notify else 2
 
     def _unexport_gatt(self) -> None:
+        for char in self._chars.values():
+            char.release_acquired(tell_sensor=False)  # the link is gone: sockets close
         for path, interface in reversed(self._gatt_paths):
             self._bus.unexport(path, interface)
         self._gatt_paths.clear()
