@@ -17,7 +17,10 @@ reads as lying.
 
 - *Transitions.* The body sensor's quarter-seconds are split into *rests* (at least
   ``rest_min_s`` of quarters with magnitude SD below ``rest_sd_g`` and almost no change of
-  tilt) and the movements between them. When a new rest begins, the movement before it is
+  tilt) and the movements between them. A rest reads gravity alone, so its magnitude stays
+  put: still quarters at its end whose magnitude moved away by more than ``rest_mag_match_g``
+  (a movement that starts with a steady acceleration, as a smooth descent can, looks still)
+  belong to the movement. When a new rest begins, the movement before it is
   judged (:func:`judge_transition`) from (a) the height gained or lost, integrated twice
   from the acceleration magnitude with zero velocity at both rests
   (:func:`monitor.windows.vertical_motion`), (b) the change of the sagittal tilt between the
@@ -183,12 +186,14 @@ class TransitionDetector:
         "_hist",
         "_in_rest",
         "_keep",
+        "_mag_match_g",
         "_max_q",
         "_pre",
         "_prev_dir",
         "_rest_end",
         "_rest_q",
         "_sd_g",
+        "_settled_q",
         "_still_start",
         "_tail_q",
         "_tilt_cos",
@@ -199,6 +204,8 @@ class TransitionDetector:
         self._sd_g = thresholds.rest_sd_g
         self._tilt_cos = math.cos(math.radians(thresholds.rest_tilt_deg))
         self._rest_q = max(1, round(thresholds.rest_min_s / QUARTER_S))
+        self._settled_q = max(self._rest_q, round(thresholds.rest_settled_s / QUARTER_S))
+        self._mag_match_g = thresholds.rest_mag_match_g
         self._max_q = round(thresholds.max_transition_s / QUARTER_S)
         self._excursion_mps = thresholds.descent_mps
         self._tail_q = round(thresholds.tail_s / QUARTER_S)
@@ -246,8 +253,9 @@ class TransitionDetector:
                     self._in_rest = True
             else:
                 if self._in_rest and self._still_start is not None:
-                    self._rest_end = qa
-                    self._pre = self._hist.mean(qa - self._rest_q, qa)
+                    end = self._settled_end(qa)
+                    self._rest_end = end
+                    self._pre = self._hist.mean(end - self._rest_q, end)
                 self._in_rest = False
                 self._still_start = None
         return out
@@ -261,6 +269,31 @@ class TransitionDetector:
             return []
         self._in_rest = True
         return [self._confirm(self._still_start, min(end, self._still_start + self._rest_q))]
+
+    def _settled_end(self, stop: int) -> int:
+        """Where the rest ending at quarter ``stop`` really ended.
+
+        A movement that begins with a steady acceleration (the smooth start of a descent)
+        looks still: of the rest's last ``rest_settled_s``, the trailing quarters whose
+        magnitude moved away from the rest's before them belong to the movement, unless none
+        still reads it (the magnitude has drifted). The rest keeps at least ``rest_min_s``.
+        """
+        hist, still_start = self._hist, self._still_start
+        assert hist is not None
+        assert still_start is not None
+        first_q = max(stop - self._settled_q, still_start + self._rest_q)
+        if first_q >= stop or first_q - self._rest_q < hist.first:
+            return stop
+        before = hist.mean(first_q - self._rest_q, first_q)
+        if before is None:
+            return stop
+        q = hist.q.slice(first_q - hist.first, stop - hist.first)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            reads = np.abs(q.mag_sum / q.n - before[1]) <= self._mag_match_g
+        kept = np.flatnonzero(reads)
+        if kept.shape[0] == 0 and stop - first_q >= self._settled_q:
+            return stop
+        return first_q + (int(kept[-1]) + 1 if kept.shape[0] else 0)
 
     def _confirm(self, still_start: int, post_end: int | None = None) -> Transition:
         """The transition ending where a rest starts at quarter ``still_start``."""

@@ -856,6 +856,9 @@ class Daemon:
                 publisher.publish_state(pipeline.name, self._state_of(pipeline.name, status, daily))
                 last_state_s, last_activity = now_s, activity
         final = pipeline.evaluator.finish()
+        end_s = pipeline.evaluator.sample_time_s  # the end of the data decided these
+        if end_s is not None:
+            final = [replace(o, decided_s=end_s) for o in final]
         history.observe(final)
         self._deliver(final, publisher)
         sample_time_s = pipeline.evaluator.status().sample_time_s

@@ -142,6 +142,10 @@ class EvaluationThresholds:
     rest_tilt_deg: float = 1.5
     #: A rest lasts at least this long (s); movements between rests are transitions.
     rest_min_s: float = 0.5
+    #: Still quarters at the end of a rest (up to ``rest_settled_s``) whose magnitude moved
+    #: further than this from the rest's (g) were the start of the movement after it.
+    rest_mag_match_g: float = 0.025
+    rest_settled_s: float = 2.0
     #: Longer movements are not integrated for height (s).
     max_transition_s: float = 8.0
     #: Tail of a long movement integrated back from the rest after it (s).

@@ -28,6 +28,7 @@ from monitor.activity import (
     BoutFilter,
     Posture,
     Segment,
+    TransitionDetector,
     judge_transition,
     run_lengths,
     segments_from_runs,
@@ -339,6 +340,36 @@ def test_vertical_motion_recovers_a_known_height_change(dh: float) -> None:
 
 
 # -- transitions ---------------------------------------------------------------------------
+
+
+def test_a_descent_that_starts_with_a_steady_acceleration_is_integrated_from_the_rest() -> None:
+    """Rest, 0.75 s of steady -0.06 g (looks still), a decelerating lean, rest 0.4 m lower.
+
+    The steady part belongs to the movement: integrated from where the rest really ended, the
+    height lost is found (from the steady part's end, the body seems to rise).
+    """
+    rate = 100.0
+    t = np.arange(0.0, 10.0, 1.0 / rate) + 300.0
+    u = t - 305.0  # the movement starts 5 s in
+    a_mps2 = np.zeros(t.shape)
+    a_mps2[(u >= 0.0) & (u < 0.75)] = -0.06 * G
+    v1 = 0.06 * G * 0.75  # m/s downward after the steady part
+    brake = (u >= 0.75) & (u < 1.75)
+    a_mps2[brake] = v1 * math.pi / 2.0 * np.sin(math.pi * (u[brake] - 0.75))
+    drop_m = 0.5 * 0.06 * G * 0.75**2 + v1 / 2.0  # braking at half the speed on average
+    lean = np.radians(np.where(brake, 20.0 * np.sin(math.pi * (u - 0.75)), 0.0))
+    up_g = 1.0 + a_mps2 / G
+    acc = np.column_stack((np.sin(lean) * up_g, np.zeros(t.shape), np.cos(lean) * up_g))
+    acc += np.random.default_rng(2).normal(0.0, 0.003, acc.shape)
+    detector = TransitionDetector(EvaluationThresholds())
+    q = quarter_sums(t, acc, None, 1200, 1240)
+    transitions = [*detector.update(q.slice(0, 21)), *detector.update(q.slice(21, 40))]
+    assert len(transitions) == 2  # the first rest, then the one after the movement
+    descent = transitions[1]
+    assert descent.start_s == pytest.approx(305.0, abs=0.26)
+    assert descent.motion is not None
+    assert descent.motion.rise_m == pytest.approx(-drop_m, abs=0.06)
+    assert descent.motion.first_mps <= -0.25  # went down first
 
 
 def _body(pitch_deg: float) -> tuple[float, float, float]:

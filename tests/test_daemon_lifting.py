@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,11 @@ def test_lifts_and_an_unanswered_fall_on_sample_time(
     events = [p for t, p in messages if t.endswith("/event")]
     for event in events:
         assert errors(event, load_schema("event")) == []
+        # Decided live, on the block holding the decisive sample: never before the moment.
+        # The last bend-frequency window is closed by the end of the data, short of its end;
+        # its coverage counts the last sample's whole period, so allow one period (0.1 s).
+        covered_end_s = event["start_s"] + event["evidence"].get("covered_s", math.inf)
+        assert event["decided_s"] >= min(event["end_s"], covered_end_s - 0.1), event
     lifts = [e for e in events if e["type"] == "lift"]
     assert [e["labels"]["technique"] for e in lifts] == ["squat", "stoop", "stoop"]
     for lift in lifts:

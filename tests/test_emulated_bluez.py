@@ -296,6 +296,42 @@ def test_thingy_config_is_checked_like_the_firmware(tmp_path: Path) -> None:
     run(tmp_path, [thingy()], body)
 
 
+def test_thingy_notifications_through_an_acquired_socket(tmp_path: Path) -> None:
+    """AcquireNotify: the same notifications through a socket; closing it ends them."""
+
+    async def body(emu: EmulatorHandle) -> None:
+        peripheral = emu.peripheral(THINGY)
+        async with BleakClient(await find(THINGY)) as client:
+            await client.write_gatt_char(
+                thingy52.MOTION_CONFIG_UUID,
+                thingy52.build_motion_config(thingy52.MotionConfig(motion_frequency_hz=100)),
+                response=True,
+            )
+            raw = Notifications()
+            signals_before = peripheral.notifications_sent
+            await client.start_notify(thingy52.RAW_UUID, raw, bluez={"use_start_notify": False})
+            records = await raw.wait_for(20)
+            batch = thingy52.decode_raw_records(b"".join(records[:20]))
+            np.testing.assert_array_equal(sample_index(batch.acc_g[:, 0]), np.arange(20))
+            assert peripheral.notifications_sent - signals_before >= 20
+            char = peripheral.characteristic(thingy52.RAW_UUID)
+            assert char.acquired
+            await client.stop_notify(thingy52.RAW_UUID)  # bleak closes its end
+            async with asyncio.timeout(5):
+                while char.acquired:
+                    await asyncio.sleep(0.01)
+            assert not char.notifying
+            count = len(raw.values)
+            await asyncio.sleep(0.2)
+            assert len(raw.values) == count
+            # StartNotify still works afterwards, as with bluetoothd.
+            again = Notifications()
+            await client.start_notify(thingy52.RAW_UUID, again)
+            await again.wait_for(5)
+
+    run(tmp_path, [thingy()], body)
+
+
 def test_diy_board_frames(tmp_path: Path) -> None:
     async def body(emu: EmulatorHandle) -> None:
         async with BleakClient(await find(BOARD)) as client:

@@ -56,6 +56,10 @@ DBusFdAndMtu = Annotated[list[Any], DBusSignature("hq")]
 
 _RSSI_TICK_S = 0.2
 _MTU = 247
+# Our copy of the client's socket end is closed this long after AcquireNotify returns: the
+# reply carrying the descriptor has been written by then, and while we hold the copy the
+# client's close cannot reach our end as end-of-file.
+_HAND_OVER_S = 0.5
 
 
 class StartError(RuntimeError):
@@ -131,6 +135,11 @@ class CharacteristicInterface(ServiceInterface):
     @dbus_property(access=PropertyAccess.READ, name="NotifyAcquired")
     def notify_acquired(self) -> DBusBool:
         """Whether notifications go to an acquired socket."""
+        return self.acquired
+
+    @property
+    def acquired(self) -> bool:
+        """Whether notifications go to an acquired socket (for tests)."""
         return self._acquired is not None
 
     def update_value(self, value: bytes) -> None:
@@ -157,17 +166,22 @@ class CharacteristicInterface(ServiceInterface):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         ours.setblocking(False)  # noqa: FBT003 (the socket API)
         self._acquired, self._handed_out = ours, theirs
-        asyncio.get_running_loop().add_reader(ours.fileno(), self._on_acquired_readable)
+        loop = asyncio.get_running_loop()
+        loop.add_reader(ours.fileno(), self._on_acquired_readable)
+        loop.call_later(_HAND_OVER_S, self._close_handed_out, theirs)
         self.notifying = True
         self.emit_properties_changed({"NotifyAcquired": True, "Notifying": True})
         self._peripheral.sensor.subscription_changed(self.spec.uuid, enabled=True)
         return [theirs.fileno(), _MTU]
 
+    def _close_handed_out(self, theirs: socket.socket) -> None:
+        """Drop our copy of the client's end once the reply carrying it has gone."""
+        theirs.close()
+        if self._handed_out is theirs:
+            self._handed_out = None
+
     def _on_acquired_readable(self) -> None:
         """The client closed its end (or wrote, which BlueZ ignores): closed ends it."""
-        if self._handed_out is not None:  # the reply carrying it has long been sent
-            self._handed_out.close()
-            self._handed_out = None
         if self._acquired is None:
             return
         try:
@@ -463,6 +477,10 @@ class EmulatedPeripheral:
             self.announce()
 
     # ------------------------------------------------------------------ link, for sensors
+
+    def characteristic(self, char_uuid: str) -> CharacteristicInterface:
+        """The exported characteristic (while connected and resolved), for tests."""
+        return self._chars[char_uuid]
 
     def notify(self, char_uuid: str, value: bytes) -> None:
         """Deliver a notification to the client if it has subscribed (the sensor's link)."""
