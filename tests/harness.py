@@ -19,6 +19,8 @@ import aiomqtt
 from monitor.broker import PrivateMosquitto
 
 REPO = Path(__file__).resolve().parent.parent
+SENSOR_RATE_HZ = 50.0
+"""The rate every sensor table written here asks for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +43,8 @@ class SensorSpec:
         )
         return (
             f'\n[[wearers.sensors]]\nid = "{self.sensor_id}"\nkind = "{self.kind}"\n'
-            f'placement = "{self.placement}"\nmount = "{self.mount}"\nrate_hz = 50\n{source}'
+            f'placement = "{self.placement}"\nmount = "{self.mount}"\n'
+            f"rate_hz = {SENSOR_RATE_HZ:g}\n{source}"
         )
 
 

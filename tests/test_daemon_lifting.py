@@ -12,7 +12,7 @@ from typing import Any
 import aiomqtt
 
 from monitor.broker import PrivateMosquitto
-from tests.harness import SensorSpec, run_daemon_collecting, write_config
+from tests.harness import SENSOR_RATE_HZ, SensorSpec, run_daemon_collecting, write_config
 from tests.json_schema import errors, load_schema
 
 BASE = "daemon-lifting"
@@ -136,9 +136,10 @@ def test_lifts_and_an_unanswered_fall_on_sample_time(
         assert errors(event, load_schema("event")) == []
         # Decided live, on the block holding the decisive sample: never before the moment.
         # The last bend-frequency window is closed by the end of the data, short of its end;
-        # its coverage counts the last sample's whole period, so allow one period (0.1 s).
+        # its coverage counts the last sample's whole period, so allow one period.
         covered_end_s = event["start_s"] + event["evidence"].get("covered_s", math.inf)
-        assert event["decided_s"] >= min(event["end_s"], covered_end_s - 0.1), event
+        last_sample_s = covered_end_s - 1.0 / SENSOR_RATE_HZ
+        assert event["decided_s"] >= min(event["end_s"], last_sample_s), event
     lifts = [e for e in events if e["type"] == "lift"]
     assert [e["labels"]["technique"] for e in lifts] == ["squat", "stoop", "stoop"]
     for lift in lifts:
