@@ -861,8 +861,7 @@ class Daemon:
             final = [replace(o, decided_s=end_s) for o in final]
         history.observe(final)
         self._deliver(final, publisher)
-        sample_time_s = pipeline.evaluator.status().sample_time_s
-        self._record_history(history, pipeline, sample_time_s, publisher, force=True)
+        self._record_history(history, pipeline, end_s, publisher, force=True)
         history.flush()
         publisher.publish_state(
             pipeline.name, self._state_of(pipeline.name, pipeline.evaluator.status(), daily)

@@ -806,7 +806,6 @@ class WearerEvaluator:
 
     def status(self) -> WearerStatus:
         """The wearer right now, as far as decided."""
-        newest = max(c.newest_s for c in self._channels.values())
         flexion = lateral = None
         trunk = self._trunk
         if (
@@ -824,7 +823,7 @@ class WearerEvaluator:
             cadence = 60.0 * float(self._recent_moving.sum()) / self._recent_moving.shape[0]
         position = self._sleep.latest_position
         return WearerStatus(
-            sample_time_s=newest if math.isfinite(newest) else None,
+            sample_time_s=self.sample_time_s,
             activity=ACTIVITIES[self._last_code],
             trunk_flexion_deg=flexion,
             sitting_bout_s=self._tracker.ongoing_bout_s,
