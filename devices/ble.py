@@ -20,14 +20,16 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Self
 
 import numpy as np
 from bleak import BleakClient, BleakScanner
-from bleak.args.bluez import BlueZNotifyArgs, BlueZScannerArgs
+from bleak.args.bluez import BlueZScannerArgs
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
@@ -35,6 +37,13 @@ from bleak.exc import BleakError
 from bleak_retry_connector import BleakClientWithServiceCache, establish_connection
 
 from devices.gyro_merge import AccGyroMerger, MergedRun
+from devices.notify_socket import (
+    BurstHandler,
+    NotifyBurst,
+    NotifySocketError,
+    acquired_notifications,
+    offers_acquire_notify,
+)
 from devices.pacing import Pacer
 from devices.protocols import diy, thingy52
 from devices.protocols.battery import BATTERY_LEVEL_UUID, decode_battery_level
@@ -326,9 +335,16 @@ class _Emitter:
         self.last_data_monotonic_s: float | None = None
         self.rate_window: deque[tuple[float, int]] = deque()
 
-    def observe(self, sensor_newest_s: float) -> None:
-        """A sample at ``sensor_newest_s`` (sensor clock) arrived now: update the clock offset."""
-        self.aligner.observe(sensor_newest_s, self._pacer.now_s())
+    def observe(self, sensor_newest_s: float, arrived_wall_s: float | None = None) -> None:
+        """A sample at ``sensor_newest_s`` (sensor clock) arrived: update the clock offset.
+
+        It arrived now, or at ``arrived_wall_s`` on the wall clock (a kernel stamp of a
+        notification read later); the wait since counts at the pacer's speed.
+        """
+        now_s = self._pacer.now_s()
+        if arrived_wall_s is not None:
+            now_s -= max(0.0, time.time() - arrived_wall_s) * self._pacer.speed
+        self.aligner.observe(sensor_newest_s, now_s)
 
     def emit(
         self,
@@ -404,6 +420,15 @@ class _Session(ABC):
         self.counters = counters
         self._warned_decode = False
         self.gyro_error: str | None = None
+        self._resources = contextlib.AsyncExitStack()
+
+    async def __aenter__(self) -> Self:
+        """The session holds resources of its own (a notification socket) until exit."""
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Release what :meth:`start` acquired (reading out what is still queued first)."""
+        await self._resources.aclose()
 
     @abstractmethod
     async def start(self, client: BleakClient) -> None:
@@ -435,15 +460,30 @@ class _Session(ABC):
         else:
             log.debug("%s: undecodable notification: %s", self.config.sensor_id, exc)
 
-    def _notify_args(self) -> BlueZNotifyArgs:
-        """How to subscribe to a data characteristic that notifies every few milliseconds.
+    async def _subscribe(
+        self, client: BleakClient, char: BleakGATTCharacteristic, on_burst: BurstHandler
+    ) -> None:
+        """Hand ``char``'s notifications to ``on_burst``, which says how long reading may pause.
 
-        With ``acquire_notify`` BlueZ writes the notifications to a socket (``AcquireNotify``)
-        instead of sending each as a D-Bus signal through the message bus, which costs the
-        daemon (and dbus-daemon) several times more per notification; bleak falls back to
-        ``StartNotify`` where BlueZ does not offer it for the characteristic.
+        With ``acquire_notify`` and where BlueZ offers it, BlueZ writes them to a socket
+        (``AcquireNotify``) read here in bursts, instead of sending each as a D-Bus signal
+        through dbus-daemon, which costs the daemon (and dbus-daemon) several times more per
+        notification; otherwise, or if BlueZ refuses, through ``StartNotify``, one at a time.
         """
-        return {"use_start_notify": not self.config.acquire_notify}
+        if self.config.acquire_notify and offers_acquire_notify(char):
+            try:
+                await self._resources.enter_async_context(
+                    acquired_notifications(char, on_burst, self.config.sensor_id)
+                )
+            except NotifySocketError as exc:
+                log.warning("%s: %s; using StartNotify", self.config.sensor_id, exc)
+            else:
+                return
+
+        def on_notification(_char: BleakGATTCharacteristic, data: bytearray) -> None:
+            on_burst(NotifyBurst([bytes(data)], [time.time()]))
+
+        await client.start_notify(char, on_notification, bluez={"use_start_notify": True})
 
     def _mark_alive(self) -> None:
         """Data arrived: the stale-data watchdog is satisfied."""
@@ -740,12 +780,19 @@ class _AlreadyStartedError(Exception):
 
 
 class _ThingySession(_Session):
-    """Thingy:52: write the motion configuration, subscribe to raw data."""
+    """Thingy:52: write the motion configuration, subscribe to raw data (one sample each).
+
+    Records are held until a block's worth (``block_s``) is there and decoded together. With
+    an acquired notification socket the reader sleeps until the block is nearly full, so a
+    sensor costs a few event-loop wakes per block instead of one per sample; the block's clock
+    offset comes from the kernel's arrival stamp of its last record either way.
+    """
 
     def __init__(self, config: BleSensorConfig, emitter: _Emitter, counters: _Counters) -> None:
         super().__init__(config, emitter, counters)
         self._rate_hz = 0.0
         self._records: list[bytes] = []
+        self._arrived_wall_s: list[float] = []
         self._index = 0
         self._batch = 1
 
@@ -767,32 +814,60 @@ class _ThingySession(_Session):
         self._rate_hz = float(rate)
         self._batch = max(1, round(rate * self.config.block_s))
         self._records = []
+        self._arrived_wall_s = []
         self._index = 0
-        await client.start_notify(raw, self._on_raw, bluez=self._notify_args())
+        await self._subscribe(client, raw, self._on_burst)
 
-    def _on_raw(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
-        # One notification per sample: the watchdog is told once per batch, in flush.
-        self.counters.notifications += 1
-        if len(data) != thingy52.RAW_RECORD_BYTES:
-            self._decode_failed(
-                DecodeError(f"Thingy raw notification must be 18 bytes, got {len(data)}")
-            )
-            return
-        self._records.append(bytes(data))
-        if len(self._records) >= self._batch:
-            self.flush()
+    def _on_burst(self, burst: NotifyBurst) -> float:
+        """Raw records; reading may pause until the block should be full.
+
+        One record short, the reader waits for it instead (read as it arrives).
+        """
+        self._take(burst.packets, burst.arrived_wall_s)
+        missing = self._batch - len(self._records)
+        if missing <= 1:
+            return 0.0
+        return min(self.config.block_s, (missing - 0.5) / self._rate_hz)
+
+    def _take(self, records: list[bytes], arrived_wall_s: list[float]) -> None:
+        # The watchdog is told once per block, in _hand_on.
+        self.counters.notifications += len(records)
+        if set(map(len, records)) != {thingy52.RAW_RECORD_BYTES}:
+            records, arrived_wall_s = self._well_formed(records, arrived_wall_s)
+        self._records.extend(records)
+        self._arrived_wall_s.extend(arrived_wall_s)
+        while len(self._records) >= self._batch:
+            self._hand_on(self._batch)
+
+    def _well_formed(
+        self, records: list[bytes], arrived_wall_s: list[float]
+    ) -> tuple[list[bytes], list[float]]:
+        """The records of the right size; each other one is a decode error."""
+        size = thingy52.RAW_RECORD_BYTES
+        for record in records:
+            if len(record) != size:
+                self._decode_failed(
+                    DecodeError(f"Thingy raw notification must be {size} bytes, got {len(record)}")
+                )
+        kept = [i for i, record in enumerate(records) if len(record) == size]
+        return [records[i] for i in kept], [arrived_wall_s[i] for i in kept]
+
+    def _hand_on(self, count: int) -> None:
+        """Decode the oldest ``count`` records at once and hand them on."""
+        self._mark_alive()
+        batch = thingy52.decode_raw_records(b"".join(self._records[:count]))
+        arrived_wall_s = self._arrived_wall_s[count - 1]
+        del self._records[:count]
+        del self._arrived_wall_s[:count]
+        sensor_t = (self._index + np.arange(count, dtype=np.float64)) / self._rate_hz
+        self._index += count
+        self.emitter.observe(float(sensor_t[-1]), arrived_wall_s)
+        self.emitter.emit(sensor_t, batch.acc_g, batch.gyro_dps, observed=True)
 
     def flush(self) -> None:
-        """Decode the batched records at once and hand them on."""
-        if not self._records:
-            return
-        self._mark_alive()
-        batch = thingy52.decode_raw_records(b"".join(self._records))
-        n = len(batch)
-        sensor_t = (self._index + np.arange(n, dtype=np.float64)) / self._rate_hz
-        self._index += n
-        self._records = []
-        self.emitter.emit(sensor_t, batch.acc_g, batch.gyro_dps)
+        """Hand on the records held back (the link is going away)."""
+        if self._records:
+            self._hand_on(len(self._records))
 
 
 class _DiySession(_Session):
@@ -814,15 +889,21 @@ class _DiySession(_Session):
         self._board = diy.parse_config(bytes(await client.read_gatt_char(config_char)))
         self._previous_seq = None
         self._clock_ms = None
-        await client.start_notify(data, self._on_data, bluez=self._notify_args())
+        await self._subscribe(client, data, self._on_burst)
 
-    def _on_data(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+    def _on_burst(self, burst: NotifyBurst) -> float:
+        """Frames (several samples each) are handed on as they arrive: no pause."""
+        for frame, arrived_wall_s in zip(burst.packets, burst.arrived_wall_s, strict=True):
+            self._on_frame(frame, arrived_wall_s)
+        return 0.0
+
+    def _on_frame(self, data: bytes, arrived_wall_s: float) -> None:
         self._mark_data()
         board = self._board
         if board is None:
             return
         try:
-            frame = diy.decode_frame(bytes(data), board)
+            frame = diy.decode_frame(data, board)
         except DecodeError as exc:
             self._decode_failed(exc)
             return
@@ -833,7 +914,8 @@ class _DiySession(_Session):
         self._previous_seq = frame.seq
         self._clock_ms = diy.unwrap_t_ms(self._clock_ms, frame.t_ms)
         sensor_t_s = (self._clock_ms + (frame.sample_times_ms - frame.t_ms)) / 1000.0
-        self.emitter.emit(sensor_t_s, frame.acc_g, frame.gyro_dps)
+        self.emitter.observe(float(sensor_t_s[-1]), arrived_wall_s)
+        self.emitter.emit(sensor_t_s, frame.acc_g, frame.gyro_dps, observed=True)
 
 
 _SESSIONS: dict[SensorModel, type[_Session]] = {
@@ -1013,23 +1095,24 @@ class BleSensorSource:
         session = _SESSIONS[model](self.config, emitter, self._counters)
         streamed = False
         try:
-            self._counters.connects += 1
-            emitter.aligner.forget_offset()
-            await self._read_battery(client)
-            await session.start(client)
-            self._gyro_error = session.gyro_error
-            emitter.last_data_monotonic_s = None
-            self._set_state(LinkState.STREAMING, pacer)
-            if self._streamed_before:
-                self._counters.reconnects += 1
-            self._streamed_before = True
-            self._last_error = None
-            self._report(
-                f"streaming {model} {self._name} ({self._address}) at "
-                f"{session.nominal_rate_hz:g} Hz{session.streams_note}"
-            )
-            streamed = True
-            await self._watch(lost, emitter)
+            async with session:
+                self._counters.connects += 1
+                emitter.aligner.forget_offset()
+                await self._read_battery(client)
+                await session.start(client)
+                self._gyro_error = session.gyro_error
+                emitter.last_data_monotonic_s = None
+                self._set_state(LinkState.STREAMING, pacer)
+                if self._streamed_before:
+                    self._counters.reconnects += 1
+                self._streamed_before = True
+                self._last_error = None
+                self._report(
+                    f"streaming {model} {self._name} ({self._address}) at "
+                    f"{session.nominal_rate_hz:g} Hz{session.streams_note}"
+                )
+                streamed = True
+                await self._watch(lost, emitter)
         finally:
             session.flush()
             emitter.flush()

@@ -34,6 +34,7 @@ from devices.emulator import (
     EmulatorHandle,
     SensorIdentity,
 )
+from devices.protocols import diy, thingy52
 from devices.protocols.catalog import SensorModel
 from devices.protocols.polar_pmd import (
     PmdMeasurementType,
@@ -372,6 +373,32 @@ def test_three_sensors_at_once_with_one_gate(tmp_path: Path) -> None:
         assert runs[2].source.status().model is SensorModel.DIY
 
     run(tmp_path, [h10(), thingy(), board()], body)
+
+
+@pytest.mark.parametrize("acquire_notify", [True, False])
+@pytest.mark.parametrize(
+    ("address", "data_uuid"), [(THINGY, thingy52.RAW_UUID), (BOARD, diy.DIY_DATA_UUID)]
+)
+def test_fast_data_through_an_acquired_socket_or_start_notify(
+    tmp_path: Path, address: str, data_uuid: str, *, acquire_notify: bool
+) -> None:
+    """The socket is held while streaming and given back at the end; StartNotify on request."""
+
+    async def body(emu: EmulatorHandle) -> None:
+        running = Running(source("thigh", address=address, acquire_notify=acquire_notify))
+        await until(lambda: running.samples >= 200)
+        char = emu.peripheral(address).characteristic(data_uuid)
+        assert char.acquired is acquire_notify
+        assert char.notifying
+        await running.stop()
+        check_ground_truth(running)
+        async with asyncio.timeout(5):
+            while char.acquired:
+                await asyncio.sleep(0.01)
+        status = running.source.status()
+        assert (status.connects, status.decode_errors, status.sequence_gaps) == (1, 0, 0)
+
+    run(tmp_path, [thingy(), board()], body)
 
 
 def test_reconnects_after_the_link_drops(tmp_path: Path) -> None:
