@@ -335,32 +335,31 @@ class _Emitter:
         self.last_data_monotonic_s: float | None = None
         self.rate_window: deque[tuple[float, int]] = deque()
 
-    def observe(self, sensor_newest_s: float, arrived_wall_s: float | None = None) -> None:
-        """A sample at ``sensor_newest_s`` (sensor clock) arrived: update the clock offset.
+    def observe(self, sensor_newest_s: float, arrived_wall_s: float) -> None:
+        """The sample at ``sensor_newest_s`` (sensor clock) arrived at ``arrived_wall_s``.
 
-        It arrived now, or at ``arrived_wall_s`` on the wall clock (a kernel stamp of a
-        notification read later); the wait since counts at the pacer's speed.
+        The arrival is a wall-clock stamp (the kernel's, for a notification read later); the
+        clock offset is updated with it on the pacer's clock, the wait since at its speed.
         """
-        now_s = self._pacer.now_s()
-        if arrived_wall_s is not None:
-            now_s -= max(0.0, time.time() - arrived_wall_s) * self._pacer.speed
-        self.aligner.observe(sensor_newest_s, now_s)
+        waited_s = max(0.0, time.time() - arrived_wall_s) * self._pacer.speed
+        self.aligner.observe(sensor_newest_s, self._pacer.now_s() - waited_s)
 
     def emit(
         self,
         sensor_t_s: FloatArray,
         acc_g: FloatArray,
         gyro_dps: FloatArray | None,
-        *,
-        observed: bool = False,
+        arrived_wall_s: float | None,
     ) -> None:
         """Queue samples (sensor clock) for the next block; offer it once full.
 
-        With ``observed`` the samples were held back after arriving and the clock offset was
-        already updated through :meth:`observe` when they did.
+        ``arrived_wall_s`` is when the newest of them arrived; None for samples held back
+        after arriving, whose arrival went to :meth:`observe` then.
         """
-        if not observed or not self.aligner.anchored:
-            self.observe(float(sensor_t_s[-1]))
+        if arrived_wall_s is not None or not self.aligner.anchored:
+            self.observe(
+                float(sensor_t_s[-1]), time.time() if arrived_wall_s is None else arrived_wall_s
+            )
         host_t = self.aligner.map(sensor_t_s)
         keep = host_t.shape[0]
         if keep == 0:
@@ -529,7 +528,7 @@ class _PolarSession(_Session):
     def __init__(self, config: BleSensorConfig, emitter: _Emitter, counters: _Counters) -> None:
         super().__init__(config, emitter, counters)
         self._streams: dict[PmdMeasurementType, _PmdStream] = {}
-        self._early_frames: dict[PmdMeasurementType, list[bytes]] | None = None
+        self._early_frames: dict[PmdMeasurementType, list[tuple[bytes, float]]] | None = None
         self._response: asyncio.Future[bytes] | None = None
         self._expected: tuple[PmdOpCode, PmdMeasurementType] | None = None
         self._has_gyro = False
@@ -559,7 +558,7 @@ class _PolarSession(_Session):
             raise SensorProtocolError("the device does not stream ACC over PMD")
         self._has_gyro = PmdMeasurementType.GYRO in features
         await client.start_notify(control, self._on_control)
-        await client.start_notify(data, self._on_data)
+        await self._subscribe(client, data, self._on_data)
         acc = PmdMeasurementType.ACC
         offered = parse_settings(
             await self._command(client, control, build_get_settings_command(acc))
@@ -621,7 +620,7 @@ class _PolarSession(_Session):
             range_g=range_value,
             channels=(3 if 3 in channels else channels[0]) if channels else None,
         )
-        early: dict[PmdMeasurementType, list[bytes]] = {kind: []}
+        early: dict[PmdMeasurementType, list[tuple[bytes, float]]] = {kind: []}
         self._early_frames = early
         try:
             try:
@@ -641,8 +640,8 @@ class _PolarSession(_Session):
                 max_gap_s=_GYRO_GAP_PERIODS / rate_hz,
                 edge_tolerance_s=0.25 / rate_hz,
             )
-        for frame in early[kind]:  # frames that came before the START answer
-            self._on_frame(frame)
+        for frame, arrived_wall_s in early[kind]:  # frames that came before the START answer
+            self._on_frame(frame, arrived_wall_s)
 
     async def stop(self, client: BleakClient) -> None:
         """STOP every stream started in this session (GYRO, then ACC)."""
@@ -698,18 +697,20 @@ class _PolarSession(_Session):
             return
         self._response.set_result(value)
 
-    def _on_data(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
-        self.counters.notifications += 1
+    def _on_data(self, burst: NotifyBurst) -> float:
+        """Data frames (many samples each) are handled as they arrive: no pause."""
+        self.counters.notifications += len(burst.packets)
         if self._stopping:
-            return
-        frame = bytes(data)
-        kind = frame[0] & 0x3F if frame else -1
-        if self._early_frames is not None and kind in self._early_frames:
-            self._early_frames[PmdMeasurementType(kind)].append(frame)
-            return
-        self._on_frame(frame)
+            return 0.0
+        for frame, arrived_wall_s in zip(burst.packets, burst.arrived_wall_s, strict=True):
+            kind = frame[0] & 0x3F if frame else -1
+            if self._early_frames is not None and kind in self._early_frames:
+                self._early_frames[PmdMeasurementType(kind)].append((frame, arrived_wall_s))
+            else:
+                self._on_frame(frame, arrived_wall_s)
+        return 0.0
 
-    def _on_frame(self, data: bytes) -> None:
+    def _on_frame(self, data: bytes, arrived_wall_s: float) -> None:
         kind = data[0] & 0x3F if data else -1
         stream = self._streams.get(PmdMeasurementType(kind)) if kind in self._streams else None
         if stream is None:
@@ -744,12 +745,12 @@ class _PolarSession(_Session):
         merger = self._merger
         if merger is None:
             if acc:
-                self.emitter.emit(sensor_t_s, frame.values, None)
+                self.emitter.emit(sensor_t_s, frame.values, None, arrived_wall_s)
                 if self._has_gyro:
                     self.counters.samples_without_gyro += len(frame)
             return
         if acc:
-            self.emitter.observe(float(sensor_t_s[-1]))
+            self.emitter.observe(float(sensor_t_s[-1]), arrived_wall_s)
             self._emit_runs(merger.add_acc(sensor_t_s, frame.values))
         else:
             self._emit_runs(merger.add_gyro(sensor_t_s, frame.values))
@@ -758,7 +759,7 @@ class _PolarSession(_Session):
         merger = self._merger
         assert merger is not None
         for run in runs:
-            self.emitter.emit(run.t_s, run.acc_g, run.gyro_dps, observed=True)
+            self.emitter.emit(run.t_s, run.acc_g, run.gyro_dps, None)
         self.counters.samples_without_gyro += merger.samples_without_gyro - (
             self._merger_without_gyro
         )
@@ -861,8 +862,7 @@ class _ThingySession(_Session):
         del self._arrived_wall_s[:count]
         sensor_t = (self._index + np.arange(count, dtype=np.float64)) / self._rate_hz
         self._index += count
-        self.emitter.observe(float(sensor_t[-1]), arrived_wall_s)
-        self.emitter.emit(sensor_t, batch.acc_g, batch.gyro_dps, observed=True)
+        self.emitter.emit(sensor_t, batch.acc_g, batch.gyro_dps, arrived_wall_s)
 
     def flush(self) -> None:
         """Hand on the records held back (the link is going away)."""
@@ -914,8 +914,7 @@ class _DiySession(_Session):
         self._previous_seq = frame.seq
         self._clock_ms = diy.unwrap_t_ms(self._clock_ms, frame.t_ms)
         sensor_t_s = (self._clock_ms + (frame.sample_times_ms - frame.t_ms)) / 1000.0
-        self.emitter.observe(float(sensor_t_s[-1]), arrived_wall_s)
-        self.emitter.emit(sensor_t_s, frame.acc_g, frame.gyro_dps, observed=True)
+        self.emitter.emit(sensor_t_s, frame.acc_g, frame.gyro_dps, arrived_wall_s)
 
 
 _SESSIONS: dict[SensorModel, type[_Session]] = {

@@ -37,6 +37,7 @@ from devices.emulator import (
 from devices.protocols import diy, thingy52
 from devices.protocols.catalog import SensorModel
 from devices.protocols.polar_pmd import (
+    PMD_DATA_UUID,
     PmdMeasurementType,
     PmdOpCode,
     PmdStatus,
@@ -377,7 +378,8 @@ def test_three_sensors_at_once_with_one_gate(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("acquire_notify", [True, False])
 @pytest.mark.parametrize(
-    ("address", "data_uuid"), [(THINGY, thingy52.RAW_UUID), (BOARD, diy.DIY_DATA_UUID)]
+    ("address", "data_uuid"),
+    [(H10, PMD_DATA_UUID), (THINGY, thingy52.RAW_UUID), (BOARD, diy.DIY_DATA_UUID)],
 )
 def test_fast_data_through_an_acquired_socket_or_start_notify(
     tmp_path: Path, address: str, data_uuid: str, *, acquire_notify: bool
@@ -398,7 +400,7 @@ def test_fast_data_through_an_acquired_socket_or_start_notify(
         status = running.source.status()
         assert (status.connects, status.decode_errors, status.sequence_gaps) == (1, 0, 0)
 
-    run(tmp_path, [thingy(), board()], body)
+    run(tmp_path, [h10(), thingy(), board()], body)
 
 
 def test_reconnects_after_the_link_drops(tmp_path: Path) -> None:
