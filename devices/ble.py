@@ -2,8 +2,10 @@
 
 One :class:`BleSensorSource` owns one sensor. It finds it (by address, or by model and name),
 connects with bleak-retry-connector (one connect at a time per adapter, through a shared
-:class:`AdapterGate`), starts the sensor's stream, and turns each notification into samples
-in a small synchronous callback (stamp, decode, offer). A lost link, a refused command or a
+:class:`AdapterGate`), starts the sensor's stream, and turns notifications into samples in a
+small synchronous callback (decode, align with the kernel's arrival stamp, offer). Data comes
+in bursts from an ``AcquireNotify`` socket (:mod:`devices.notify_socket`) where BlueZ offers
+one, else one notification at a time through ``StartNotify``. A lost link, a refused command or a
 silent sensor (stale-data watchdog) leads to a reconnect after a capped, jittered,
 exponential backoff. Counters and the link state are readable at any time as a
 :class:`BleSensorStatus`; state changes are logged once per change.
