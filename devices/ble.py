@@ -847,12 +847,14 @@ class _ThingySession(_Session):
     ) -> tuple[list[bytes], list[float]]:
         """The records of the right size; each other one is a decode error."""
         size = thingy52.RAW_RECORD_BYTES
-        for record in records:
-            if len(record) != size:
+        kept: list[int] = []
+        for i, record in enumerate(records):
+            if len(record) == size:
+                kept.append(i)
+            else:
                 self._decode_failed(
                     DecodeError(f"Thingy raw notification must be {size} bytes, got {len(record)}")
                 )
-        kept = [i for i, record in enumerate(records) if len(record) == size]
         return [records[i] for i in kept], [arrived_wall_s[i] for i in kept]
 
     def _hand_on(self, count: int) -> None:

@@ -90,7 +90,6 @@ class NotifySocketReader:
         self._timer: asyncio.TimerHandle | None = None
         self._reading = False
         self.closed = False
-        self.bursts = 0
         sock.setblocking(False)  # noqa: FBT003 (the socket API)
         try:
             sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS_NEW, 1)
@@ -115,7 +114,6 @@ class NotifySocketReader:
         burst, ended = self._drain()
         pause_s = 0.0
         if burst.packets:
-            self.bursts += 1
             pause_s = self._on_burst(burst)
         if ended:
             log.info("%s: BlueZ closed the notification socket", self._label)

@@ -459,6 +459,25 @@ def test_garbage_frames_are_counted_and_skipped(tmp_path: Path) -> None:
     run(tmp_path, [h10()], body)
 
 
+def test_thingy_records_of_the_wrong_size_are_counted_and_skipped(tmp_path: Path) -> None:
+    """Garbage of random sizes amid the records read in bursts: counted, the rest flows."""
+
+    async def body(emu: EmulatorHandle) -> None:
+        running = Running(source("thigh", address=THINGY, rate_hz=100))
+        await until(lambda: running.samples >= 100)
+        emu.peripheral(THINGY).send_garbage(5)
+        await until(lambda: running.source.status().decode_errors >= 1)
+        before = running.samples
+        await until(lambda: running.samples >= before + 100)
+        await running.stop()
+        status = running.source.status()
+        assert 1 <= status.decode_errors <= 5  # one of 23 garbage sizes is a record's 18
+        assert status.samples == running.samples == status.notifications - status.decode_errors
+        assert (status.connects, status.stale_timeouts) == (1, 0)
+
+    run(tmp_path, [thingy()], body)
+
+
 def test_diy_sequence_gaps_match_the_lost_samples(tmp_path: Path) -> None:
     async def body(emu: EmulatorHandle) -> None:
         running = Running(source("waist", address=BOARD))
