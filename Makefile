@@ -27,9 +27,12 @@ bench-env: bootstrap
 	@$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "$(ACTI_MOTUS)" py-spy \
 		|| echo "bench: acti-motus could not be installed; its comparison will fail"
 
+# Both run even when the first misses a target; the exit status is 0 only if both pass.
 bench: bench-env
-	$(BIN)/python -m bench.suite --bench-python $(BENCH_VENV)/bin/python
-	$(BIN)/python -m bench.soak
+	@suite=0; soak=0; \
+	$(BIN)/python -m bench.suite --bench-python $(BENCH_VENV)/bin/python || suite=$$?; \
+	$(BIN)/python -m bench.soak || soak=$$?; \
+	test $$suite -eq 0 && test $$soak -eq 0
 
 # The older single benchmarks (evaluation in memory, one analyze run, the CSV parser).
 bench-parts: bootstrap
