@@ -44,6 +44,8 @@ _ANCILLARY_BYTES = socket.CMSG_SPACE(_TIMESPEC.size)
 _MAX_PACKET_BYTES = 1024
 """Larger than any ATT value (the ATT MTU is at most 517 bytes)."""
 _NS_PER_S = 1e9
+_ACQUIRE_TIMEOUT_S = 5.0
+"""Longest wait for the system bus and BlueZ's answer before falling back to StartNotify."""
 
 
 class NotifySocketError(Exception):
@@ -181,11 +183,15 @@ def _stamp_s(ancillary: list[tuple[int, int, bytes]]) -> float:
 
 @contextlib.asynccontextmanager
 async def acquired_notifications(
-    char: BleakGATTCharacteristic, on_burst: BurstHandler, label: str
+    char: BleakGATTCharacteristic,
+    on_burst: BurstHandler,
+    label: str,
+    timeout_s: float = _ACQUIRE_TIMEOUT_S,
 ) -> AsyncIterator[NotifySocketReader]:
     """Acquire ``char``'s notification socket from BlueZ and read it until the block ends.
 
-    Raises :class:`NotifySocketError` when the system bus or BlueZ refuses.
+    Raises :class:`NotifySocketError` when the system bus or BlueZ refuses, or does not
+    answer within ``timeout_s``.
     """
     found = _bluez_object(char)
     if found is None:
@@ -194,17 +200,21 @@ async def acquired_notifications(
     bus = MessageBus(bus_type=BusType.SYSTEM, negotiate_unix_fd=True, auth=get_dbus_authenticator())
     try:
         try:
-            await bus.connect()
-            reply = await bus.call(
-                Message(
-                    destination=_BLUEZ_SERVICE,
-                    path=path,
-                    interface=_GATT_CHARACTERISTIC_INTERFACE,
-                    member="AcquireNotify",
-                    signature="a{sv}",
-                    body=[{}],
+            async with asyncio.timeout(timeout_s):
+                await bus.connect()
+                reply = await bus.call(
+                    Message(
+                        destination=_BLUEZ_SERVICE,
+                        path=path,
+                        interface=_GATT_CHARACTERISTIC_INTERFACE,
+                        member="AcquireNotify",
+                        signature="a{sv}",
+                        body=[{}],
+                    )
                 )
-            )
+        except TimeoutError as exc:
+            why = f"no answer in {timeout_s:g} s"
+            raise NotifySocketError(f"AcquireNotify on {path}: {why}") from exc
         except (DBusFastError, OSError, EOFError) as exc:
             raise NotifySocketError(f"AcquireNotify on {path}: {exc}") from exc
         if reply is None or reply.message_type is not MessageType.METHOD_RETURN:
