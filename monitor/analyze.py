@@ -33,13 +33,13 @@ from monitor.sleep import POSITIONS, LyingSpell
 #: less: each step is a few Python calls per sensor). With several sensors every recording
 #: is fed up to the step's end before the evaluator is let evaluate, so none lags another
 #: and none is taken for stalled however long the step.
-BLOCK_S = 60.0
+BLOCK_S = 180.0
 #: Sample time between evaluation passes (any value gives the same result; long ones cost
 #: less: each pass has a fixed cost of some numpy calls).
-EVALUATE_EVERY_S = 600.0
+EVALUATE_EVERY_S = 1800.0
 #: Seconds of samples each sensor's ring holds (any value gives the same result; long ones
 #: are summed in fewer, larger steps).
-RING_S = 120.0
+RING_S = 360.0
 _DECIMALS = 3
 
 

@@ -1343,7 +1343,13 @@ def _rows_to_body(rows_s: FloatArray, mount: Mount) -> FloatArray:
     """
     r = mount.sensor_from_body
     x, y, z = rows_s[:, 0:1], rows_s[:, 1:2], rows_s[:, 2:3]
-    return np.asarray(x * r[0] + y * r[1] + z * r[2], dtype=np.float64)
+    # (x * r[0] + y * r[1]) + z * r[2], in that order, with two arrays instead of five.
+    out: FloatArray = np.multiply(x, r[0], dtype=np.float64)
+    term: FloatArray = np.multiply(y, r[1], dtype=np.float64)
+    out += term
+    np.multiply(z, r[2], out=term)
+    out += term
+    return out
 
 
 def _no_body(count: int) -> BodyWindows:
