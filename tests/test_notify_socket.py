@@ -91,7 +91,7 @@ def test_the_reader_pauses_as_told_then_takes_everything_that_queued() -> None:
         reader.close()
         assert [len(b.packets) for b in bursts.seen] == [1, 10]  # read once, after the pause
         assert bursts.read_wall_s[1] - bursts.read_wall_s[0] >= 0.45
-        # Stamped by the kernel as each arrived, not when the burst was read (up to 0.3 s on).
+        # Stamped by the kernel as each arrived, not when the burst was read (0.25-0.5 s on).
         np.testing.assert_allclose(bursts.seen[1].arrived_wall_s, sent_wall_s, atol=0.02)
 
     pair_test(body)
