@@ -27,6 +27,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+from bleak.backends.bluezdbus import defs
 from bleak.backends.bluezdbus.utils import get_dbus_authenticator
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from dbus_fast import BusType, Message, MessageType
@@ -35,8 +36,6 @@ from dbus_fast.errors import DBusFastError
 
 log = logging.getLogger(__name__)
 
-_BLUEZ_SERVICE = "org.bluez"
-_GATT_CHARACTERISTIC_INTERFACE = "org.bluez.GattCharacteristic1"
 _SO_TIMESTAMPNS_NEW = 64
 """linux/asm-generic/socket.h (x86, arm, arm64): a 64-bit ``struct __kernel_timespec``."""
 _TIMESPEC = struct.Struct("=qq")
@@ -204,9 +203,9 @@ async def acquired_notifications(
                 await bus.connect()
                 reply = await bus.call(
                     Message(
-                        destination=_BLUEZ_SERVICE,
+                        destination=defs.BLUEZ_SERVICE,
                         path=path,
-                        interface=_GATT_CHARACTERISTIC_INTERFACE,
+                        interface=defs.GATT_CHARACTERISTIC_INTERFACE,
                         member="AcquireNotify",
                         signature="a{sv}",
                         body=[{}],
