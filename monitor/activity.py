@@ -486,6 +486,67 @@ class ThighWindows:
     sd_vertical_g: FloatArray
 
 
+def _thigh_codes(thigh: ThighWindows, thresholds: EvaluationThresholds) -> CodeArray:
+    """Acti4's thigh verdict of every window (UNKNOWN where the thigh has no data)."""
+    th = thresholds
+    moving = np.where(thigh.sd_vertical_g > th.run_sd_g, RUNNING, WALKING)
+    code = np.where(
+        thigh.inclination_deg > th.thigh_sit_deg,
+        SITTING,
+        np.where(thigh.sd_max_g < th.still_sd_g, STANDING, moving),
+    )
+    return np.where(thigh.known, code, UNKNOWN).astype(np.int8)
+
+
+@dataclass(frozen=True, slots=True)
+class _LabelArrays:
+    """A labelling call's window inputs as arrays (for the array path)."""
+
+    known: npt.NDArray[np.bool_]
+    mean_b: FloatArray
+    t_known: npt.NDArray[np.bool_]
+    t_codes: CodeArray  # the thigh's verdict, UNKNOWN where it has no data
+    stooping: npt.NDArray[np.bool_]  # thigh upright: a trunk beyond the lying angle stoops
+
+    @classmethod
+    def of(
+        cls, body: BodyWindows, thigh: ThighWindows | None, thresholds: EvaluationThresholds
+    ) -> _LabelArrays:
+        """The arrays of a call's body (and thigh) windows."""
+        if thigh is None:
+            none = np.zeros(body.known.shape[0], dtype=bool)
+            codes = np.full(body.known.shape[0], UNKNOWN, dtype=np.int8)
+            return cls(body.known, body.mean_b, none, codes, none)
+        stooping = thigh.known & (thigh.inclination_deg < thresholds.thigh_sit_deg)
+        return cls(body.known, body.mean_b, thigh.known, _thigh_codes(thigh, thresholds), stooping)
+
+
+@dataclass(frozen=True, slots=True)
+class _LabelInputs:
+    """A labelling call's window inputs as Python lists (for the second-by-second path)."""
+
+    known: list[bool]
+    mean: list[list[float]]
+    sd_max: list[float]
+    sd_vert: list[float]
+    t_known: list[bool]
+    t_codes: list[int]
+    stooping: list[bool]
+
+    @classmethod
+    def of(cls, body: BodyWindows, arrays: _LabelArrays) -> _LabelInputs:
+        """The lists of a call's body windows and the thigh's verdicts."""
+        return cls(
+            known=body.known.tolist(),
+            mean=body.mean_b.tolist(),
+            sd_max=body.sd_max_g.tolist(),
+            sd_vert=body.sd_vertical_g.tolist(),
+            t_known=arrays.t_known.tolist(),
+            t_codes=arrays.t_codes.tolist(),
+            stooping=arrays.stooping.tolist(),
+        )
+
+
 def _cover_start(tr: Transition, thresholds: EvaluationThresholds) -> float:
     """Where a transition's effect starts: the movement's start, or its tail's if long."""
     if tr.motion is not None:
@@ -660,84 +721,128 @@ class PostureLabeler:
         self._move_run = 0
 
     def label(self, first: int, body: BodyWindows, thigh: ThighWindows | None = None) -> CodeArray:
-        """Activity codes of windows ``first .. first + len - 1``."""
-        th = self._th
+        """Activity codes of windows ``first .. first + len - 1``.
+
+        The windows go in spans that end where the state can change from outside: at each
+        minute (the upright reference may follow walking) and where the next pending
+        transition applies. A span whose every body window is either lying or has the
+        thigh's verdict is labelled with array operations; any other span (the body sensor
+        alone decides a window) goes second by second. Both give the same labels and state.
+        """
         count = body.known.shape[0]
-        codes = np.full(count, UNKNOWN, dtype=np.int8)
-        known = body.known.tolist()
-        mean = body.mean_b.tolist()
-        sd_max = body.sd_max_g.tolist()
-        sd_vert = body.sd_vertical_g.tolist()
-        t_known = thigh.known.tolist() if thigh is not None else [False] * count
-        t_incl = thigh.inclination_deg.tolist() if thigh is not None else []
-        t_sd_max = thigh.sd_max_g.tolist() if thigh is not None else []
-        t_sd_vert = thigh.sd_vertical_g.tolist() if thigh is not None else []
-        still_sd = th.still_sd_g
-        run_sd = th.run_sd_g
-        pending = self._pending
-        out = [UNKNOWN] * count
-        for i in range(count):
+        arrays = _LabelArrays.of(body, thigh, self._th)
+        # Without the body sensor a window takes the thigh's code (or none), changing no state.
+        codes = np.where(body.known, np.int8(UNKNOWN), arrays.t_codes).astype(np.int8)
+        lists: _LabelInputs | None = None
+        i = 0
+        while i < count:
             c = first + i
-            while pending and pending[0][0] <= c:
-                self._apply(pending.pop(0)[1])
+            while self._pending and self._pending[0][0] <= c:
+                self._apply(self._pending.pop(0)[1])
             minute = c // 60
             if minute != self._minute:
                 self._new_minute(minute)
-            if not known[i]:
-                if t_known[i]:
-                    out[i] = self._thigh_code(t_incl[i], t_sd_max[i], t_sd_vert[i])
-                continue
-            v = mean[i]
+            end = min(count, (minute + 1) * 60 - first)
+            if self._pending:
+                end = min(end, self._pending[0][0] - first)
+            span = slice(i, end)
+            if not self._label_span(first, span, arrays, codes):
+                if lists is None:
+                    lists = _LabelInputs.of(body, arrays)
+                self._label_seconds(first, span, lists, codes)
+            i = end
+        return codes
+
+    def _label_span(self, first: int, span: slice, x: _LabelArrays, codes: CodeArray) -> bool:
+        """Label a span with array operations; False (nothing done) if one needs the loop."""
+        known = x.known[span]
+        if not bool(known.any()):
+            return True
+        v = x.mean_b[span]
+        u = self._upright
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # The same operations, in the same order, as _angle_deg.
+            dot = v[:, 0] * u[0] + v[:, 1] * u[1] + v[:, 2] * u[2]
+            na = np.sqrt(v[:, 0] * v[:, 0] + v[:, 1] * v[:, 1] + v[:, 2] * v[:, 2])
+            nb = math.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
+            incl = np.degrees(np.arccos(np.clip(dot / (na * nb), -1.0, 1.0)))
+        # Acti4 looks for lying only where the thigh is not upright (see _label_seconds).
+        lying = known & (incl > self._lying_deg) & (na != 0.0) & (nb != 0.0) & ~x.stooping[span]
+        thighs = known & ~lying & x.t_known[span]
+        if bool(np.any(known & ~lying & ~thighs)):
+            return False
+        part = codes[span]
+        part[lying] = LYING
+        part[thighs] = x.t_codes[span][thighs]
+        seconds = np.arange(first + span.start, first + span.stop)
+        # The posture follows the last window that sets it.
+        sets = thighs | (lying & (seconds > self._cover_end))
+        setters = np.flatnonzero(sets)
+        if setters.shape[0]:
+            last = int(setters[-1])
+            if lying[last]:
+                self._posture = Posture.UNKNOWN
+            else:
+                self._posture = Posture.SEATED if part[last] == SITTING else Posture.UPRIGHT
+        if bool(lying.any()):
+            self._move_run = 0
+        walked = v[thighs & (part == WALKING)]
+        if walked.shape[0]:
+            for axis in range(3):  # cumulative sums add left to right, as _walked does
+                column = np.concatenate(([self._walk_sum[axis]], walked[:, axis]))
+                self._walk_sum[axis] = float(np.cumsum(column)[-1])
+            self._walk_count += int(walked.shape[0])
+        return True
+
+    def _label_seconds(self, first: int, span: slice, x: _LabelInputs, codes: CodeArray) -> None:
+        """Label a span second by second (the body sensor decides some of its windows)."""
+        th = self._th
+        still_sd = th.still_sd_g
+        run_sd = th.run_sd_g
+        for i in range(span.start, span.stop):
+            c = first + i
+            if not x.known[i]:
+                continue  # labelled from the thigh already
+            v = x.mean[i]
             incl = _angle_deg(v, self._upright)
             # Acti4 looks for lying only where the thigh is not upright: with the thigh
             # upright, a trunk beyond the lying angle is a stoop.
-            stooping = t_known[i] and t_incl[i] < th.thigh_sit_deg
-            if incl > self._lying_deg and not stooping:
-                out[i] = LYING
+            if incl > self._lying_deg and not x.stooping[i]:
+                codes[i] = LYING
                 if c > self._cover_end:  # not the end of a transition out of lying
                     self._posture = Posture.UNKNOWN
                 self._move_run = 0
                 continue
-            if t_known[i]:
-                code = self._thigh_code(t_incl[i], t_sd_max[i], t_sd_vert[i])
-                out[i] = code
+            if x.t_known[i]:
+                code = x.t_codes[i]
+                codes[i] = code
                 self._posture = Posture.SEATED if code == SITTING else Posture.UPRIGHT
                 if code == WALKING:
                     self._walked(v)
                 continue
             if self._cover_start <= c <= self._cover_end:
-                out[i] = self._cover_code
+                codes[i] = self._cover_code
                 continue
-            if sd_max[i] >= still_sd:
+            if x.sd_max[i] >= still_sd:
                 self._move_run += 1
                 if self._posture is Posture.SEATED and self._move_run < self._sustained:
-                    out[i] = SITTING
+                    codes[i] = SITTING
                     continue
                 self._posture = Posture.UPRIGHT
-                if sd_vert[i] > run_sd:
-                    out[i] = RUNNING
+                if x.sd_vert[i] > run_sd:
+                    codes[i] = RUNNING
                 else:
-                    out[i] = WALKING
+                    codes[i] = WALKING
                     self._walked(v)
                 continue
             self._move_run = 0
             if self._posture is Posture.SEATED:
-                out[i] = SITTING
+                codes[i] = SITTING
             elif self._posture is Posture.UPRIGHT:
-                out[i] = STANDING
+                codes[i] = STANDING
             elif self._seated_tilt(v):
-                out[i] = SITTING
+                codes[i] = SITTING
                 self._posture = Posture.SEATED
-        codes[:] = out
-        return codes
-
-    def _thigh_code(self, incl: float, sd_max: float, sd_vert: float) -> int:
-        th = self._th
-        if incl > th.thigh_sit_deg:
-            return SITTING
-        if sd_max < th.still_sd_g:
-            return STANDING
-        return RUNNING if sd_vert > th.run_sd_g else WALKING
 
     def _seated_tilt(self, v: Sequence[float]) -> bool:
         """Whether a still posture is tilted back enough to be seated (posture unknown)."""

@@ -8,6 +8,7 @@ quintic profile, zero velocity at both ends) and tilt. Other tests import ``synt
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,9 +26,12 @@ from monitor.activity import (
     UNKNOWN,
     WALKING,
     Activity,
+    BodyWindows,
     BoutFilter,
     Posture,
+    PostureLabeler,
     Segment,
+    ThighWindows,
     TransitionDetector,
     judge_transition,
     run_lengths,
@@ -468,3 +472,93 @@ def test_run_lengths_and_segments() -> None:
         "running",
         "unknown",
     ]
+
+
+class _SecondBySecond(PostureLabeler):
+    """The labeller with its array path turned off: every window goes through the loop."""
+
+    __slots__ = ()
+
+    def _label_span(self, *_args: object) -> bool:
+        return False
+
+
+def _labelling_day(seed: int) -> tuple[BodyWindows, ThighWindows]:
+    """Ten minutes of windows: upright, walking, sitting, lying, stooping, sensor gaps."""
+    rng = np.random.default_rng(seed)
+    count = 600
+    kinds = rng.choice(["stand", "walk", "sit", "lie", "stoop"], size=count // 20)
+    kind = np.repeat(kinds, 20)
+    tilt_deg = np.select([kind == "lie", kind == "stoop", kind == "sit"], [85.0, 70.0, 12.0], 3.0)
+    tilt = np.radians(tilt_deg + rng.normal(0.0, 2.0, count))
+    side = rng.normal(0.0, 0.03, count)
+    mean = np.stack([-np.sin(tilt), side, np.cos(tilt)], axis=1)
+    moving = kind == "walk"
+    sd_max = np.where(moving, rng.uniform(0.15, 0.9, count), rng.uniform(0.0, 0.08, count))
+    sd_vert = sd_max * rng.uniform(0.5, 1.0, count)
+    body_known = rng.random(count) > 0.05
+    thigh_known = rng.random(count) > 0.05
+    # Stretches where the body sensor alone decides (the thigh sensor is away).
+    for start in rng.choice(count - 40, size=4, replace=False):
+        thigh_known[start : start + int(rng.integers(5, 40))] = False
+    thigh_incl = np.where((kind == "sit") | (kind == "lie"), 85.0, rng.uniform(0.0, 30.0, count))
+    body = BodyWindows(body_known, mean, sd_max, sd_vert)
+    thigh = ThighWindows(thigh_known, thigh_incl, sd_max.copy(), sd_vert.copy())
+    return body, thigh
+
+
+def _labeller_state(labeller: PostureLabeler) -> dict[str, object]:
+    """Everything a labeller carries from one window to the next."""
+    state = {name: getattr(labeller, name) for name in PostureLabeler.__slots__}
+    return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in state.items()}
+
+
+def _label_in_chunks(
+    labeller: PostureLabeler, body: BodyWindows, thigh: ThighWindows | None, cuts: list[int]
+) -> tuple[np.ndarray, list[dict[str, object]]]:
+    """Codes of the windows labelled in chunks, and the labeller's state after each chunk."""
+    codes = []
+    states = []
+    for a, b in itertools.pairwise([0, *cuts, body.known.shape[0]]):
+        part = BodyWindows(
+            body.known[a:b], body.mean_b[a:b], body.sd_max_g[a:b], body.sd_vertical_g[a:b]
+        )
+        t_part = None
+        if thigh is not None:
+            t_part = ThighWindows(
+                thigh.known[a:b],
+                thigh.inclination_deg[a:b],
+                thigh.sd_max_g[a:b],
+                thigh.sd_vertical_g[a:b],
+            )
+        codes.append(labeller.label(a + 7, part, t_part))
+        states.append(_labeller_state(labeller))
+    return np.concatenate(codes), states
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("with_thigh", [True, False])
+def test_labelling_by_arrays_matches_labelling_second_by_second(
+    seed: int, with_thigh: bool
+) -> None:
+    body, thigh = _labelling_day(seed)
+    thigh_windows = thigh if with_thigh else None
+    th = EvaluationThresholds()
+    cuts = sorted(np.random.default_rng(seed).choice(np.arange(1, 600), 40, replace=False).tolist())
+    fast = PostureLabeler(
+        Placement.TRUNK, np.eye(3), forward_known=True, thresholds=th, lookahead_s=3
+    )
+    slow = _SecondBySecond(
+        Placement.TRUNK, np.eye(3), forward_known=True, thresholds=th, lookahead_s=3
+    )
+    whole = PostureLabeler(
+        Placement.TRUNK, np.eye(3), forward_known=True, thresholds=th, lookahead_s=3
+    )
+    got, got_states = _label_in_chunks(fast, body, thigh_windows, cuts)
+    want, want_states = _label_in_chunks(slow, body, thigh_windows, cuts)
+    assert got.tolist() == want.tolist()
+    assert got_states == want_states
+    # Any grouping of the windows into calls gives the same labels.
+    assert _label_in_chunks(whole, body, thigh_windows, [])[0].tolist() == got.tolist()
+    # Lying and walking occurred (and sitting, told by the thigh).
+    assert {LYING, WALKING} | ({SITTING} if with_thigh else set()) <= set(want.tolist())
