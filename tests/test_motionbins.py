@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from monitor.motionbins import (
     BIN_S,
@@ -86,6 +87,20 @@ def test_window_sums_do_not_depend_on_where_the_rows_sit() -> None:
     shifted = window_sum(values[137:], 13)
     assert np.array_equal(all_at_once[137:], shifted)
     assert window_sum(values[:5], 13).shape == (0, 3)
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 7, 8, 13, 16, 31, 33])
+def test_window_sums_are_the_sums_of_their_rows(width: int) -> None:
+    rng = np.random.default_rng(width)
+    values = rng.standard_normal((120, 2))
+    expected = np.array([values[i : i + width].sum(axis=0) for i in range(121 - width)])
+    got = window_sum(values, width)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-13)
+    # Whole numbers come out exact, whatever the order of the additions.
+    counts = rng.integers(0, 9, (120, 1)).astype(np.float64)
+    exact = [float(counts[i : i + width].sum()) for i in range(121 - width)]
+    assert window_sum(counts, width)[:, 0].tolist() == exact
 
 
 def test_quarters_and_bins_from_one_matrix_equal_each_computed_alone() -> None:
