@@ -469,6 +469,8 @@ class _Channel:
         # (sensor frame: rotated when handed over, with the mount their windows had).
         self.motion_pending: MotionBins | None = None
         self.feeds_motion = False
+        # Whether its bins carry angular rate (the thigh's are read for their tilt only).
+        self.motion_rate = True
 
     @property
     def complete_q(self) -> int | None:
@@ -527,7 +529,9 @@ class _Channel:
                 start_q,
                 stop_q,
                 previous_mag_g=self.previous_mag_g,
-                bins_with_gyro=self.ring.has_gyro if self.feeds_motion else None,
+                bins_with_gyro=(
+                    self.ring.has_gyro and self.motion_rate if self.feeds_motion else None
+                ),
             )
             if bins is not None:
                 self.motion_pending = append_bins(self.motion_pending, bins)
@@ -650,6 +654,7 @@ class WearerEvaluator:
             self._body.feeds_motion = True
             if self._thigh is not None:
                 self._thigh.feeds_motion = True
+                self._thigh.motion_rate = False  # lifts read the thigh's tilt, not its rate
         self._held_lifts: list[Lift] = []
         self._motion_out: list[Observation] = []
         self._lift_count = 0

@@ -255,8 +255,10 @@ def _smoothed(bins: MotionBins, width: int) -> FloatArray:
 
 
 def _unit(v: FloatArray) -> FloatArray:
+    # The norm as np.linalg.norm computes it, without its checks (called for every anchor).
+    norm = np.sqrt(np.add.reduce(v * v, axis=-1, keepdims=True))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(v / np.linalg.norm(v, axis=-1, keepdims=True), dtype=np.float64)
+        return np.asarray(v / norm, dtype=np.float64)
 
 
 def _angle_deg(a: FloatArray, b: FloatArray) -> FloatArray:

@@ -197,15 +197,25 @@ def bins_from_columns(
     filled = n > 0
     starts = (np.cumsum(n) - n)[filled]
     out.n[:] = n
-    out.sums[filled] = np.add.reduceat(columns, starts, axis=0)
+    # Row-wise over the transposed (column-major) matrix: each column's runs are contiguous.
+    out.sums[filled] = np.add.reduceat(columns.T, starts, axis=1).T
+    # One maximum over the magnitude, its negation (the minimum) and the squared rate.
     mag = columns[:, _MAG]
-    out.mag_max_g[filled] = np.maximum.reduceat(mag, starts)
-    out.mag_min_g[filled] = np.minimum.reduceat(mag, starts)
+    extremes = np.empty((3 if out.rate_max_dps is not None else 2, t_s.shape[0]))
+    extremes[0] = mag
+    np.negative(mag, out=extremes[1])
     if out.rate_max_dps is not None:
         gyro = columns[:, _GYRO]
-        rate_sq = gyro[:, 0] * gyro[:, 0] + gyro[:, 1] * gyro[:, 1] + gyro[:, 2] * gyro[:, 2]
+        rate_sq = extremes[2]
+        np.multiply(gyro[:, 0], gyro[:, 0], out=rate_sq)
+        rate_sq += gyro[:, 1] * gyro[:, 1]
+        rate_sq += gyro[:, 2] * gyro[:, 2]
+    largest = np.maximum.reduceat(extremes, starts, axis=1)
+    out.mag_max_g[filled] = largest[0]
+    out.mag_min_g[filled] = -largest[1]
+    if out.rate_max_dps is not None:
         # The square root is monotonic: the root of the largest square is the largest norm.
-        out.rate_max_dps[filled] = np.sqrt(np.maximum.reduceat(rate_sq, starts))
+        out.rate_max_dps[filled] = np.sqrt(largest[2])
     return out
 
 
