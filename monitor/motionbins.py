@@ -197,8 +197,7 @@ def bins_from_columns(
     filled = n > 0
     starts = (np.cumsum(n) - n)[filled]
     out.n[:] = n
-    # Row-wise over the transposed (column-major) matrix: each column's runs are contiguous.
-    out.sums[filled] = np.add.reduceat(columns.T, starts, axis=1).T
+    out.sums[filled] = np.add.reduceat(columns, starts, axis=0)
     # One maximum over the magnitude, its negation (the minimum) and the squared rate.
     mag = columns[:, _MAG]
     extremes = np.empty((3 if out.rate_max_dps is not None else 2, t_s.shape[0]))

@@ -254,8 +254,7 @@ def _quarters(
     if acc.shape[0]:
         filled = n > 0
         starts = (np.cumsum(n) - n)[filled]
-        # Row-wise over the transposed (column-major) matrix: each column's runs are contiguous.
-        sums[filled] = np.add.reduceat(per_sample.T, starts, axis=1).T
+        sums[filled] = np.add.reduceat(per_sample, starts, axis=0)
         if absmax is not None and gyro_dps is not None:
             absmax[filled] = np.maximum.reduceat(np.abs(gyro_dps), starts, axis=0)
     return QuarterSums(first=first, n=n, sums=sums, gyro_absmax=absmax), per_sample
