@@ -1345,15 +1345,19 @@ def _rows_to_body(rows_s: FloatArray, mount: Mount) -> FloatArray:
 
     A matrix product may round a row differently depending on how many rows it is given
     (BLAS kernels); spelled out, each row's result is the same however windows are grouped.
+    Each body axis is ``(x * r[0, j] + y * r[1, j]) + z * r[2, j]`` over whole columns:
+    broadcasting rows of three against their matrix row ran numpy's inner loop three
+    elements at a time, several times slower.
     """
     r = mount.sensor_from_body
-    x, y, z = rows_s[:, 0:1], rows_s[:, 1:2], rows_s[:, 2:3]
-    # (x * r[0] + y * r[1]) + z * r[2], in that order, with two arrays instead of five.
-    out: FloatArray = np.multiply(x, r[0], dtype=np.float64)
-    term: FloatArray = np.multiply(y, r[1], dtype=np.float64)
-    out += term
-    np.multiply(z, r[2], out=term)
-    out += term
+    x, y, z = rows_s[:, 0], rows_s[:, 1], rows_s[:, 2]
+    out = np.empty((rows_s.shape[0], 3))
+    term = np.empty(rows_s.shape[0])
+    for j in range(3):
+        axis = out[:, j]
+        np.multiply(x, r[0, j], out=axis)
+        axis += np.multiply(y, r[1, j], out=term)
+        axis += np.multiply(z, r[2, j], out=term)
     return out
 
 

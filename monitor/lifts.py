@@ -249,8 +249,11 @@ def _smoothed(bins: MotionBins, width: int) -> FloatArray:
     lo = width // 2
     rows = sums.shape[0]
     if rows:
+        empty = n == 0
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[lo : lo + rows] = np.where(n[:, None] > 0, sums / n[:, None], np.nan)
+            for axis in range(3):  # column by column: whole columns, not rows of three
+                mean = np.divide(sums[:, axis], n, out=out[lo : lo + rows, axis])
+                mean[empty] = np.nan
     return out
 
 
