@@ -93,6 +93,7 @@ from monitor.windows import (
     QUARTERS_PER_S,
     QuarterSums,
     WindowFeatures,
+    body_sd_g,
     empty_quarter_sums,
     magnitude_g,
     quarter_and_motion_sums,
@@ -1240,9 +1241,7 @@ class WearerEvaluator:
             first_ok = math.ceil(body.learned_at_s - 1.0 - self._lookahead)
             known = known & (np.arange(start, stop) >= first_ok)
         mean_b = _rows_to_body(taken.mean_s, mount)
-        r = mount.sensor_from_body
-        var = np.einsum("wab,aj,bj->wj", taken.cov_s, r, r)
-        sd = np.sqrt(np.maximum(var, 0.0))
+        sd = body_sd_g(taken.cov_s, mount)
         labeler.add_transitions(body.transitions)
         body.transitions.clear()
         body_windows = BodyWindows(
@@ -1334,9 +1333,7 @@ class WearerEvaluator:
         mount = thigh.orientation.mount
         up = mount.sensor_from_body[:, 2]
         incl = inclination_deg(taken.mean_s, up)
-        r = mount.sensor_from_body
-        var = np.einsum("wab,aj,bj->wj", taken.cov_s, r, r)
-        sd = np.sqrt(np.maximum(var, 0.0))
+        sd = body_sd_g(taken.cov_s, mount)
         return ThighWindows(taken.known, incl, sd.max(axis=1), sd[:, 2]), taken
 
 

@@ -298,9 +298,26 @@ class WindowFeatures:
 
     def body_sd(self, mount: Mount) -> FloatArray:
         """Acceleration SD of each body axis (w, 3), g."""
-        r = mount.sensor_from_body
-        var = np.einsum("wab,aj,bj->wj", self.cov_s, r, r)
-        return np.asarray(np.sqrt(np.maximum(var, 0.0)), dtype=np.float64)
+        return body_sd_g(self.cov_s, mount)
+
+
+def body_sd_g(cov_s: FloatArray, mount: Mount) -> FloatArray:
+    """Acceleration SD along each body axis (w, 3), g, from sensor-frame covariances (w, 3, 3).
+
+    Axis ``j``'s variance is ``r_j' C r_j`` (``r_j``: column ``j`` of ``sensor_from_body``),
+    the nine covariance entries added in a fixed order over whole columns of windows: the
+    same for any grouping of windows, and many times quicker than einsum's 3 x 3 loops.
+    """
+    r = mount.sensor_from_body
+    count = cov_s.shape[0]
+    var = np.zeros((count, 3))
+    term = np.empty(count)
+    for j in range(3):
+        axis = var[:, j]
+        for a in range(3):
+            for b in range(3):
+                axis += np.multiply(cov_s[:, a, b], r[a, j] * r[b, j], out=term)
+    return np.asarray(np.sqrt(np.maximum(var, 0.0)), dtype=np.float64)
 
 
 def _seconds(values: FloatArray) -> FloatArray:
