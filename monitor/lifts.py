@@ -257,16 +257,26 @@ def _smoothed(bins: MotionBins, width: int) -> FloatArray:
     return out
 
 
-def _unit(v: FloatArray) -> FloatArray:
-    # The norm as np.linalg.norm computes it, without its checks (called for every anchor).
-    norm = np.sqrt(np.add.reduce(v * v, axis=-1, keepdims=True))
+def _unit_axes(v: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The x, y and z components of ``v``'s rows (or of ``v``) scaled to unit length.
+
+    Column by column: numpy runs operations along rows of three three elements at a time.
+    """
+    x, y, z = v[..., 0], v[..., 1], v[..., 2]
+    norm = np.sqrt(x * x + y * y + z * z)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(v / norm, dtype=np.float64)
+        return x / norm, y / norm, z / norm
+
+
+def _unit(v: FloatArray) -> FloatArray:
+    return np.stack(_unit_axes(v), axis=-1)
 
 
 def _angle_deg(a: FloatArray, b: FloatArray) -> FloatArray:
     """Angle between rows of ``a`` and the vector(s) ``b`` (NaN where undefined)."""
-    cos = np.einsum("...i,...i->...", _unit(a), _unit(b))
+    ax, ay, az = _unit_axes(a)
+    bx, by, bz = _unit_axes(b)
+    cos = ax * bx + ay * by + az * bz
     return np.asarray(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))), dtype=np.float64)
 
 
