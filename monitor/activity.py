@@ -226,13 +226,18 @@ class TransitionDetector:
         else:
             self._hist.extend(q, self._keep)
         n = q.n
+        acc = q.acc_sum
+        dirs = np.empty((len(q), 3))
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = q.acc_sum / n[:, None]  # NaN rows for empty quarters
+            # Column by column (numpy runs rows of three three elements at a time).
+            x, y, z = acc[:, 0] / n, acc[:, 1] / n, acc[:, 2] / n  # NaN for empty quarters
             mag_mean = q.mag_sum / n
             mag_var = q.mag_sq_sum / n - mag_mean * mag_mean
-            dirs = mean / np.sqrt(np.einsum("ij,ij->i", mean, mean))[:, None]
+            norm = np.sqrt(x * x + y * y + z * z)
+            for axis, component in enumerate((x, y, z)):
+                np.divide(component, norm, out=dirs[:, axis])
         prev = np.concatenate((self._prev_dir[None, :], dirs[:-1]))
-        cos = np.einsum("ij,ij->i", dirs, prev)
+        cos = dirs[:, 0] * prev[:, 0] + dirs[:, 1] * prev[:, 1] + dirs[:, 2] * prev[:, 2]
         # After an empty quarter there is nothing to compare the tilt with: NaN passes.
         # Empty quarters have a NaN variance, which fails the first test.
         still = (mag_var < self._sd_g * self._sd_g) & ~(cos <= self._tilt_cos)
