@@ -730,14 +730,17 @@ class PostureLabeler:
 
         The windows go in spans that end where the state can change from outside: at each
         minute (the upright reference may follow walking) and where the next pending
-        transition applies. A span whose every body window is either lying or has the
-        thigh's verdict is labelled with array operations; any other span (the body sensor
-        alone decides a window) goes second by second. Both give the same labels and state.
+        transition applies. With a thigh sensor and at least ``_SHORT`` windows, a span whose
+        every body window is either lying or has the thigh's verdict is labelled with array
+        operations; any other span (the body sensor alone decides a window) goes second by
+        second. Both give the same labels and state.
         """
         count = body.known.shape[0]
         arrays = _LabelArrays.of(body, thigh, self._th)
         # Without the body sensor a window takes the thigh's code (or none), changing no state.
         codes = np.where(body.known, np.int8(UNKNOWN), arrays.t_codes).astype(np.int8)
+        # Array operations pay off with the thigh's verdicts over more than a few windows.
+        by_arrays = thigh is not None and count >= _SHORT
         lists: _LabelInputs | None = None
         i = 0
         while i < count:
@@ -751,7 +754,7 @@ class PostureLabeler:
             if self._pending:
                 end = min(end, self._pending[0][0] - first)
             span = slice(i, end)
-            if not self._label_span(first, span, arrays, codes):
+            if not (by_arrays and self._label_span(first, span, arrays, codes)):
                 if lists is None:
                     lists = _LabelInputs.of(body, arrays)
                 self._label_seconds(first, span, lists, codes)

@@ -309,15 +309,13 @@ def body_sd_g(cov_s: FloatArray, mount: Mount) -> FloatArray:
     same for any grouping of windows, and many times quicker than einsum's 3 x 3 loops.
     """
     r = mount.sensor_from_body
-    count = cov_s.shape[0]
-    var = np.zeros((count, 3))
-    term = np.empty(count)
-    for j in range(3):
-        axis = var[:, j]
-        for a in range(3):
-            for b in range(3):
-                axis += np.multiply(cov_s[:, a, b], r[a, j] * r[b, j], out=term)
-    return np.asarray(np.sqrt(np.maximum(var, 0.0)), dtype=np.float64)
+    # (axis, window): each operation runs along the windows, and there are 18 of them
+    # whatever the number of windows (the daemon evaluates a couple at a time).
+    var = np.zeros((3, cov_s.shape[0]))
+    for a in range(3):
+        for b in range(3):
+            var += (r[a] * r[b])[:, None] * cov_s[None, :, a, b]
+    return np.asarray(np.sqrt(np.maximum(var.T, 0.0)), dtype=np.float64)
 
 
 def _seconds(values: FloatArray) -> FloatArray:
