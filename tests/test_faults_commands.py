@@ -91,7 +91,9 @@ COMMANDS: dict[str, tuple[dict[str, JsonValue], dict[str, Oracle]]] = {
         {"minutes": 30},
         {
             "minutes": _number_in(0, 7 * 24 * 60),
-            "kind": lambda v: v is None or v in {k.value for k in NudgeKind},
+            "kind": lambda v: (
+                v is None or (isinstance(v, str) and v in {k.value for k in NudgeKind})
+            ),
         },
     ),
     CommandName.ACKNOWLEDGE: ({"nudge_id": "0" * 32}, {"nudge_id": lambda _v: False}),
